@@ -1,0 +1,139 @@
+"""Frozen settings for each stage, validated where they are made.
+
+The CLI and the estimators only build these; library code receives them explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mdlnas.errors import ConfigError
+
+HypergradientMethod = Literal["exact", "fd"]
+DeriveRule = Literal["mdl", "darts"]
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+
+
+def _non_negative(name: str, value: float) -> None:
+    if not value >= 0:
+        raise ConfigError(f"{name} must be zero or positive, got {value}")
+
+
+@dataclass(frozen=True)
+class BayesConfig:
+    """How weights are described.
+
+    ``variational``: Gaussian posterior (True) or point weights (False, plain DARTS).
+    ``prior_std``: standard deviation ``s`` of the prior ``N(0, s^2)``; ``None`` sets it
+    per tensor by empirical Bayes (``s^2 = mean(mu^2 + sigma^2)``, the KL-minimising value).
+    ``init_sigma``: posterior standard deviation at initialisation.
+    """
+
+    variational: bool = True
+    prior_std: float | None = 1.0
+    init_sigma: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.prior_std is not None:
+            _positive("prior_std", self.prior_std)
+        _positive("init_sigma", self.init_sigma)
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """A search space: which ops, how many nodes per cell, how cells are stacked.
+
+    ``dim`` is 0 for vectors (MLP cells), 1 for signals and 2 for images.
+    ``reduction_layers`` lists the cells (0-based) that halve the resolution and double the
+    channels; all normal cells share one set of architecture parameters, and all reduction
+    cells another, as in DARTS.
+    """
+
+    name: str
+    dim: int
+    ops: tuple[str, ...]
+    n_nodes: int = 3
+    layers: int = 1
+    channels: int = 16
+    reduction_layers: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.dim not in (0, 1, 2):
+            raise ConfigError(f"space dim must be 0 (vectors), 1 or 2, got {self.dim}")
+        if not self.ops:
+            raise ConfigError("a search space needs at least one candidate op")
+        if len(set(self.ops)) != len(self.ops):
+            raise ConfigError(f"candidate ops must be distinct, got {list(self.ops)}")
+        if all(op == "zero" for op in self.ops):
+            raise ConfigError("a search space needs at least one op other than 'zero'")
+        if self.n_nodes < 1:
+            raise ConfigError(f"n_nodes must be at least 1, got {self.n_nodes}")
+        if self.layers < 1:
+            raise ConfigError(f"layers must be at least 1, got {self.layers}")
+        if self.channels < 1:
+            raise ConfigError(f"channels must be at least 1, got {self.channels}")
+        bad = [i for i in self.reduction_layers if not 0 <= i < self.layers]
+        if bad:
+            raise ConfigError(f"reduction_layers {bad} are outside 0..{self.layers - 1}")
+        if self.dim == 0 and self.reduction_layers:
+            raise ConfigError("MLP spaces (dim 0) have no reduction cells")
+
+    @property
+    def n_edges(self) -> int:
+        """Edges of one cell: every node ``j`` takes every earlier node ``i < j``."""
+        return self.n_nodes * (self.n_nodes + 1) // 2
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The bilevel search.
+
+    ``lam`` weighs the description length (1 = variational free energy, 0 = none);
+    ``xi`` is the step of the unrolled weight update in the hypergradient (0 = first
+    order), independent of ``w_lr``; ``hypergradient`` picks how the second-order term is
+    computed. The search stops when the per-epoch relative change of both the weights and
+    the architecture stays below ``tol`` for ``patience`` epochs, or after ``max_epochs``.
+    """
+
+    lam: float = 1.0
+    xi: float = 0.0
+    hypergradient: HypergradientMethod = "exact"
+    max_epochs: int = 50
+    tol: float = 1e-3
+    patience: int = 3
+    batch_size: int = 64
+    w_lr: float = 3e-3
+    w_weight_decay: float = 0.0
+    alpha_lr: float = 3e-2
+    alpha_weight_decay: float = 1e-3
+    grad_clip: float = 5.0
+    derive: DeriveRule = "mdl"
+    darts_top_k: int = 2
+    seed: int = 0
+    device: str = "auto"
+    bayes: BayesConfig = field(default_factory=BayesConfig)
+
+    def __post_init__(self) -> None:
+        _non_negative("lam", self.lam)
+        _non_negative("xi", self.xi)
+        _non_negative("tol", self.tol)
+        _non_negative("w_weight_decay", self.w_weight_decay)
+        _non_negative("alpha_weight_decay", self.alpha_weight_decay)
+        _positive("w_lr", self.w_lr)
+        _positive("alpha_lr", self.alpha_lr)
+        _positive("grad_clip", self.grad_clip)
+        for name in ("max_epochs", "patience", "batch_size", "darts_top_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.hypergradient not in ("exact", "fd"):
+            raise ConfigError(f"hypergradient must be 'exact' or 'fd', got {self.hypergradient!r}")
+        if self.derive not in ("mdl", "darts"):
+            raise ConfigError(f"derive must be 'mdl' or 'darts', got {self.derive!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")

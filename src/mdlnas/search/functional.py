@@ -1,0 +1,71 @@
+"""Turning a supernet and a batch into the pure objectives the hypergradient needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from mdlnas.search.hypergradient import Objective
+from mdlnas.search.objectives import FreeEnergy, free_energy, mean_nll
+from mdlnas.space.supernet import Supernet
+from mdlnas.space.variational import common_noise
+
+
+class _WithDescriptionLength(nn.Module):
+    """Runs the model and its description length in one call, so a single
+    ``functional_call`` substitutes the same parameters into both."""
+
+    def __init__(self, model: Supernet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model(x), self.model.description_length()
+
+
+def parameter_names(model: Supernet) -> tuple[list[str], list[str]]:
+    """Names of the weight parameters and of the architecture parameters, in the order of
+    :meth:`Supernet.weight_parameters` and :meth:`Supernet.arch_parameters`."""
+    arch = set(model.arch_names())
+    weights = [name for name, _ in model.named_parameters() if name not in arch]
+    return weights, model.arch_names()
+
+
+def evaluate_free_energy(
+    model: Supernet,
+    x: Tensor,
+    y: Tensor,
+    *,
+    lam: float,
+    m: int,
+    weights: Sequence[Tensor] | None = None,
+    alphas: Sequence[Tensor] | None = None,
+) -> FreeEnergy:
+    """``F`` on one batch, optionally with substituted weights / architecture."""
+    wrapper = _WithDescriptionLength(model)
+    w_names, a_names = parameter_names(model)
+    params: dict[str, Tensor] = {}
+    if weights is not None:
+        params.update({f"model.{n}": t for n, t in zip(w_names, weights, strict=True)})
+    if alphas is not None:
+        params.update({f"model.{n}": t for n, t in zip(a_names, alphas, strict=True)})
+    outputs, dl = functional_call(wrapper, params, (x,), strict=False)
+    log_noise = params.get("model.log_noise", model.log_noise)
+    return free_energy(mean_nll(outputs, y, model.task, log_noise), dl, lam, m)
+
+
+def make_objective(
+    model: Supernet, x: Tensor, y: Tensor, *, lam: float, m: int, noise_seed: int
+) -> Objective:
+    """``F(w, α)`` on the batch ``(x, y)`` with the noise stream fixed by ``noise_seed``,
+    so repeated evaluations inside one hypergradient share their samples."""
+
+    def objective(weights: Sequence[Tensor], alphas: Sequence[Tensor]) -> Tensor:
+        with common_noise(noise_seed, x.device):
+            return evaluate_free_energy(
+                model, x, y, lam=lam, m=m, weights=weights, alphas=alphas
+            ).total
+
+    return objective

@@ -1,0 +1,99 @@
+"""The relaxed search space, read top-down: mixed op → search cell.
+
+A cell is a DAG whose node 0 is the cell's input and whose last node is its output;
+node ``j`` computes ``x_j = Σ_{i<j} ō_ij(x_i)`` (seed eq. 3) and every edge is a mixed op
+``ō(x) = Σ_o γ_o · o(x)`` with ``γ = softmax(α_edge)`` (seed eq. 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from mdlnas.config import BayesConfig
+from mdlnas.space.ops import OpContext, build_op
+from mdlnas.space.variational import total_kl
+
+
+def cell_edges(n_nodes: int) -> list[tuple[int, int]]:
+    """Edge order shared by α, the cells and genotypes: by target node, then source."""
+    return [(src, dst) for dst in range(1, n_nodes + 1) for src in range(dst)]
+
+
+class MixedOp(nn.Module):
+    """All candidate ops of one edge, mixed by the weights the caller passes in."""
+
+    def __init__(self, op_names: tuple[str, ...], ctx: OpContext) -> None:
+        super().__init__()
+        self.op_names = op_names
+        # `zero` contributes nothing, so it is never computed; its weight still takes
+        # probability mass away from the others through the softmax.
+        self.active = [i for i, name in enumerate(op_names) if name != "zero"]
+        self.ops = nn.ModuleList(build_op(op_names[i], ctx) for i in self.active)
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        """``x``: an input tensor; ``weights``: ``(n_ops,)`` mixing weights (γ)."""
+        out: Tensor | None = None
+        for i, op in zip(self.active, self.ops, strict=True):
+            term = weights[i] * op(x)
+            out = term if out is None else out + term
+        assert out is not None  # SpaceConfig guarantees an op other than zero
+        return out
+
+    def op_kls(self) -> Tensor:
+        """KL of each candidate op in nats, ``(n_ops,)``; parameter-free ops cost 0."""
+        kls = [torch.zeros(())] * len(self.op_names)
+        for i, op in zip(self.active, self.ops, strict=True):
+            kls[i] = total_kl(op)
+        device = next((p.device for p in self.parameters()), torch.device("cpu"))
+        return torch.stack([k.to(device) for k in kls])
+
+    def expected_kl(self, weights: Tensor) -> Tensor:
+        """``Σ_o γ_o · KL_o``: an op that is not picked costs nothing to describe."""
+        return (weights * self.op_kls().to(weights.dtype)).sum()
+
+
+class SearchCell(nn.Module):
+    """One cell of the supernet: ``n_nodes`` nodes over mixed-op edges."""
+
+    def __init__(
+        self,
+        op_names: tuple[str, ...],
+        n_nodes: int,
+        dim: int,
+        channels: int,
+        bayes: BayesConfig,
+        reduction: bool = False,
+    ) -> None:
+        super().__init__()
+        self.n_nodes = n_nodes
+        self.edges = cell_edges(n_nodes)
+        self.mixed = nn.ModuleList(
+            MixedOp(op_names, OpContext(dim, channels, 2 if reduction and src == 0 else 1, bayes))
+            for src, _ in self.edges
+        )
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        """``weights``: ``(n_edges, n_ops)`` softmax of the cell's α."""
+        nodes = [x]
+        edge = 0
+        for dst in range(1, self.n_nodes + 1):
+            total: Tensor | None = None
+            for src in range(dst):
+                term = self.mixed[edge](nodes[src], weights[edge])
+                total = term if total is None else total + term
+                edge += 1
+            assert total is not None
+            nodes.append(total)
+        return nodes[-1]
+
+    def expected_kl(self, weights: Tensor) -> Tensor:
+        terms = [m.expected_kl(w) for m, w in zip(self.mixed_ops(), weights, strict=True)]
+        return torch.stack(terms).sum()
+
+    def mixed_ops(self) -> Iterator[MixedOp]:
+        for m in self.mixed:
+            assert isinstance(m, MixedOp)
+            yield m

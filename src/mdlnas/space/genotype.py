@@ -1,0 +1,329 @@
+"""Genotypes: the discrete architecture a search returns, as plain immutable data.
+
+A genotype names, for each cell type, the edges that survive and the op on each, plus
+everything needed to build a standalone network (the space's shape, the data's input
+shape, output width and task). It round-trips exactly through JSON with a schema name
+and version, and is validated whenever it is made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mdlnas.config import DeriveRule, SpaceConfig
+from mdlnas.errors import ConfigError, GenotypeError
+from mdlnas.space.cell import cell_edges
+from mdlnas.space.ops import OPS
+
+SCHEMA = "mdlnas.genotype"
+VERSION = 1
+CELL_TYPES = ("normal", "reduce")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``op`` applied to node ``src``, summed into node ``dst`` (``src < dst``)."""
+
+    src: int
+    dst: int
+    op: str
+
+
+@dataclass(frozen=True)
+class CellGenotype:
+    n_nodes: int
+    edges: tuple[Edge, ...]
+
+    def live_nodes(self) -> list[int]:
+        """Intermediate nodes that have at least one incoming edge."""
+        return sorted({e.dst for e in self.edges})
+
+
+@dataclass(frozen=True)
+class Genotype:
+    space: SpaceConfig
+    task: Literal["classification", "regression"]
+    input_shape: tuple[int, ...]
+    output_dim: int
+    normal: CellGenotype
+    reduce: CellGenotype | None = None
+    version: int = VERSION
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # -- JSON --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        def cell(c: CellGenotype | None) -> dict[str, Any] | None:
+            if c is None:
+                return None
+            return {"n_nodes": c.n_nodes, "edges": [[e.src, e.dst, e.op] for e in c.edges]}
+
+        space = asdict(self.space)
+        space["ops"] = list(self.space.ops)
+        space["reduction_layers"] = list(self.space.reduction_layers)
+        return {
+            "schema": SCHEMA,
+            "version": self.version,
+            "task": self.task,
+            "input_shape": list(self.input_shape),
+            "output_dim": self.output_dim,
+            "space": space,
+            "cells": {"normal": cell(self.normal), "reduce": cell(self.reduce)},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def save(self, path: str | Path) -> None:
+        target = Path(path)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(self.to_json() + "\n")
+        tmp.replace(target)  # atomic: a reader never sees half a genotype
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Genotype:
+        return _parse(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Genotype:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GenotypeError(f"genotype is not valid JSON: {exc}") from None
+        return _parse(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Genotype:
+        p = Path(path)
+        if not p.is_file():
+            raise GenotypeError(f"no genotype file at {p}; run `mdlnas search` to make one")
+        try:
+            text = p.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GenotypeError(f"cannot read genotype file {p}: {exc}") from None
+        return cls.from_json(text)
+
+    def cells(self) -> dict[str, CellGenotype]:
+        out = {"normal": self.normal}
+        if self.reduce is not None:
+            out["reduce"] = self.reduce
+        return out
+
+    def describe(self) -> str:
+        """A readable multi-line summary of the cells."""
+        lines = [f"space {self.space.name} ({self.space.layers} cells, "
+                 f"{self.space.channels} channels)"]
+        for kind, c in self.cells().items():
+            lines.append(f"  {kind} cell, output node {c.n_nodes}:")
+            lines.extend(f"    {e.src} -> {e.dst}: {e.op}" for e in c.edges)
+        return "\n".join(lines)
+
+
+# -- validation ------------------------------------------------------------------------
+def validate(g: Genotype) -> None:
+    if g.version != VERSION:
+        raise GenotypeError(
+            f"genotype schema version {g.version} is not supported (this mdlnas reads "
+            f"version {VERSION}); re-run the search with this version"
+        )
+    if g.task not in ("classification", "regression"):
+        raise GenotypeError(f"task must be classification or regression, got {g.task!r}")
+    if g.output_dim < 1:
+        raise GenotypeError(f"output_dim must be positive, got {g.output_dim}")
+    if len(g.input_shape) != g.space.dim + 1 or any(s < 1 for s in g.input_shape):
+        raise GenotypeError(
+            f"input_shape {list(g.input_shape)} does not fit a space of dim {g.space.dim}"
+        )
+    has_reduction = bool(g.space.reduction_layers)
+    if has_reduction and g.reduce is None:
+        raise GenotypeError("the space has reduction cells but the genotype has no 'reduce' cell")
+    if not has_reduction and g.reduce is not None:
+        raise GenotypeError(
+            "the genotype has a 'reduce' cell but the space has no reduction layers"
+        )
+    for kind, cell in g.cells().items():
+        _validate_cell(kind, cell, g.space)
+
+
+def _validate_cell(kind: str, cell: CellGenotype, space: SpaceConfig) -> None:
+    if cell.n_nodes != space.n_nodes:
+        raise GenotypeError(
+            f"{kind} cell has {cell.n_nodes} nodes but the space has {space.n_nodes}"
+        )
+    seen: set[tuple[int, int]] = set()
+    for e in cell.edges:
+        if e.op not in OPS:
+            raise GenotypeError(
+                f"{kind} cell: unknown op {e.op!r} on edge {e.src}->{e.dst}; "
+                f"valid ops: {', '.join(OPS.names())}"
+            )
+        if e.op == "zero":
+            raise GenotypeError(f"{kind} cell: edge {e.src}->{e.dst} is 'zero'; omit it instead")
+        if space.dim not in OPS.get(e.op).dims:
+            raise GenotypeError(f"{kind} cell: op {e.op!r} does not apply to dim {space.dim}")
+        if not 0 <= e.src < e.dst:
+            raise GenotypeError(
+                f"{kind} cell: edge {e.src}->{e.dst} does not go forward (src < dst is "
+                "required; a backward edge would make a cycle)"
+            )
+        if e.dst > cell.n_nodes:
+            raise GenotypeError(
+                f"{kind} cell: edge {e.src}->{e.dst} points past the output node {cell.n_nodes}"
+            )
+        if (e.src, e.dst) in seen:
+            raise GenotypeError(f"{kind} cell: edge {e.src}->{e.dst} appears twice")
+        seen.add((e.src, e.dst))
+    fed = {0} | {e.dst for e in cell.edges}
+    for e in cell.edges:
+        if e.src not in fed:
+            raise GenotypeError(
+                f"{kind} cell: node {e.src} feeds node {e.dst} but has no input itself"
+            )
+    if cell.n_nodes not in fed:
+        raise GenotypeError(f"{kind} cell: the output node {cell.n_nodes} is disconnected")
+
+
+def _parse(data: Any) -> Genotype:
+    if not isinstance(data, Mapping):
+        raise GenotypeError("a genotype must be a JSON object")
+    if data.get("schema") != SCHEMA:
+        raise GenotypeError(
+            f"not a genotype: expected schema {SCHEMA!r}, found {data.get('schema')!r}"
+        )
+    try:
+        version = int(data["version"])
+        space_raw = dict(data["space"])
+        space = SpaceConfig(
+            name=str(space_raw["name"]),
+            dim=int(space_raw["dim"]),
+            ops=tuple(str(o) for o in space_raw["ops"]),
+            n_nodes=int(space_raw["n_nodes"]),
+            layers=int(space_raw["layers"]),
+            channels=int(space_raw["channels"]),
+            reduction_layers=tuple(int(i) for i in space_raw["reduction_layers"]),
+        )
+        cells = data["cells"]
+        normal = _parse_cell(cells["normal"])
+        reduce = _parse_cell(cells["reduce"]) if cells.get("reduce") is not None else None
+        if normal is None:
+            raise GenotypeError("a genotype needs a 'normal' cell")
+        return Genotype(
+            space=space,
+            task=data["task"],
+            input_shape=tuple(int(s) for s in data["input_shape"]),
+            output_dim=int(data["output_dim"]),
+            normal=normal,
+            reduce=reduce,
+            version=version,
+        )
+    except GenotypeError:
+        raise
+    except ConfigError as exc:
+        raise GenotypeError(f"genotype has an invalid space: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise GenotypeError(f"genotype is missing or has a malformed field: {exc!r}") from None
+
+
+def _parse_cell(raw: Any) -> CellGenotype | None:
+    if raw is None:
+        return None
+    edges = []
+    for item in raw["edges"]:
+        if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 3:
+            raise GenotypeError(f"an edge is [src, dst, op], got {item!r}")
+        src, dst, op = item
+        if isinstance(src, bool) or isinstance(dst, bool) or not isinstance(op, str):
+            raise GenotypeError(f"an edge is [src, dst, op], got {item!r}")
+        edges.append(Edge(int(src), int(dst), op))
+    return CellGenotype(int(raw["n_nodes"]), tuple(edges))
+
+
+# -- derivation from α -----------------------------------------------------------------
+def derive_cell(
+    gamma: np.ndarray, ops: Sequence[str], n_nodes: int, rule: DeriveRule = "mdl", top_k: int = 2
+) -> CellGenotype:
+    """Discretise one cell's mixing weights ``gamma`` (``(n_edges, n_ops)``).
+
+    ``mdl``: every edge keeps its most probable op, ``zero`` included, so an edge that does
+    not pay for its description length disappears; nodes left without inputs, or without a
+    path to the output, are removed; if the output would be disconnected, the strongest
+    non-zero edge into it from a live node is kept.
+    ``darts``: every node keeps its ``top_k`` incoming edges ranked by their strongest
+    non-zero op, each with that op (Liu et al. 2019).
+    """
+    gamma = np.asarray(gamma, dtype=np.float64)
+    edges = cell_edges(n_nodes)
+    if gamma.shape != (len(edges), len(ops)):
+        raise GenotypeError(
+            f"mixing weights have shape {gamma.shape}, expected {(len(edges), len(ops))}"
+        )
+    nonzero = [i for i, name in enumerate(ops) if name != "zero"]
+
+    def best_nonzero(row: np.ndarray) -> tuple[float, str]:
+        i = max(nonzero, key=lambda j: row[j])
+        return float(row[i]), ops[i]
+
+    if rule == "darts":
+        chosen: list[Edge] = []
+        for dst in range(1, n_nodes + 1):
+            incoming = [(k, s) for k, (s, d) in enumerate(edges) if d == dst]
+            ranked = sorted(incoming, key=lambda ks: -best_nonzero(gamma[ks[0]])[0])
+            for k, src in sorted(ranked[:top_k], key=lambda ks: ks[1]):
+                chosen.append(Edge(src, dst, best_nonzero(gamma[k])[1]))
+        return CellGenotype(n_nodes, tuple(chosen))
+    if rule != "mdl":
+        raise ConfigError(f"derive rule must be 'mdl' or 'darts', got {rule!r}")
+
+    picked = {
+        (s, d): ops[int(np.argmax(gamma[k]))] for k, (s, d) in enumerate(edges)
+    }
+    kept = {e: op for e, op in picked.items() if op != "zero"}
+    kept = _prune(kept, n_nodes)
+    if not any(d == n_nodes for _, d in kept):
+        # Keep the output connected: the strongest non-zero edge from a live node.
+        live = {0} | {d for _, d in kept}
+        candidates = [(k, s) for k, (s, d) in enumerate(edges) if d == n_nodes and s in live]
+        k, src = max(candidates, key=lambda ks: best_nonzero(gamma[ks[0]])[0])
+        kept[(src, n_nodes)] = best_nonzero(gamma[k])[1]
+        kept = _prune(kept, n_nodes)
+    ordered = sorted(kept.items(), key=lambda item: (item[0][1], item[0][0]))
+    return CellGenotype(n_nodes, tuple(Edge(s, d, op) for (s, d), op in ordered))
+
+
+def _prune(edges: dict[tuple[int, int], str], n_nodes: int) -> dict[tuple[int, int], str]:
+    """Drop edges out of nodes with no input and into nodes with no path to the output."""
+    fed = {0}
+    for dst in range(1, n_nodes + 1):  # edges go forward, so one sweep settles it
+        if any(s in fed for s, d in edges if d == dst):
+            fed.add(dst)
+    useful = {n_nodes}
+    for src in range(n_nodes - 1, -1, -1):
+        if any(d in useful for s, d in edges if s == src):
+            useful.add(src)
+    return {(s, d): op for (s, d), op in edges.items() if s in fed and d in useful}
+
+
+def derive_genotype(
+    gammas: Mapping[str, np.ndarray],
+    space: SpaceConfig,
+    task: Literal["classification", "regression"],
+    input_shape: tuple[int, ...],
+    output_dim: int,
+    rule: DeriveRule = "mdl",
+    top_k: int = 2,
+) -> Genotype:
+    """A genotype from the mixing weights of each cell type (``"normal"``, ``"reduce"``)."""
+    cells = {
+        kind: derive_cell(gammas[kind], space.ops, space.n_nodes, rule, top_k)
+        for kind in CELL_TYPES
+        if kind in gammas
+    }
+    return Genotype(space, task, tuple(input_shape), output_dim, cells["normal"],
+                    cells.get("reduce"))

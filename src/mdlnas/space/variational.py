@@ -1,0 +1,198 @@
+"""Variational (mean-field Gaussian) layers and their description length.
+
+Each weight tensor has a posterior ``Q(w) = N(mu, diag sigma^2)`` with
+``sigma = softplus(rho)``. Training forward passes use the local reparameterisation
+trick: the pre-activation of a linear map of a Gaussian weight is Gaussian, so we sample
+the pre-activation (one noise draw per output unit and example) instead of the weights,
+which gives lower-variance gradients at the cost of a second matmul. At evaluation the
+mean weights are used. With ``variational=False`` the layer is an ordinary deterministic
+layer (plain DARTS) whose KL is zero.
+
+Noise is drawn through :func:`gaussian_noise`, which honours :func:`common_noise`: inside
+that context every evaluation replays the same noise stream, which is what a
+hypergradient needs so that its several evaluations see the same samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mdlnas.config import BayesConfig
+from mdlnas.errors import ConfigError
+
+_noise_generator: ContextVar[torch.Generator | None] = ContextVar("noise_generator", default=None)
+_force_sampling: ContextVar[bool] = ContextVar("force_sampling", default=False)
+
+
+@contextlib.contextmanager
+def common_noise(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Replay one noise stream: every call to :func:`gaussian_noise` inside the context
+    draws from a generator seeded with ``seed``, so re-entering with the same seed and the
+    same sequence of shapes reproduces the same samples."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    token = _noise_generator.set(generator)
+    try:
+        yield
+    finally:
+        _noise_generator.reset(token)
+
+
+@contextlib.contextmanager
+def sampling(enabled: bool = True) -> Iterator[None]:
+    """Sample weights even in evaluation mode (for predictive uncertainty)."""
+    token = _force_sampling.set(enabled)
+    try:
+        yield
+    finally:
+        _force_sampling.reset(token)
+
+
+def gaussian_noise(like: Tensor) -> Tensor:
+    """Standard normal noise shaped like ``like``, from the common stream if one is active."""
+    generator = _noise_generator.get()
+    return torch.randn(like.shape, dtype=like.dtype, device=like.device, generator=generator)
+
+
+def _inverse_softplus(x: float) -> float:
+    return x + math.log(-math.expm1(-x))
+
+
+def gaussian_kl(mu: Tensor, sigma: Tensor, prior_std: float | None) -> Tensor:
+    """``KL(N(mu, sigma^2) || N(0, s^2))`` summed over all elements, in nats.
+
+    With ``prior_std=None`` the prior variance is the empirical-Bayes optimum
+    ``s^2 = mean(mu^2 + sigma^2)``, which turns the sum into
+    ``0.5 * sum(log(s^2 / sigma^2))``.
+    """
+    var = sigma.pow(2)
+    second_moment = mu.pow(2) + var
+    if prior_std is None:
+        prior_var = second_moment.mean()
+    else:
+        prior_var = torch.as_tensor(prior_std**2, dtype=mu.dtype, device=mu.device)
+    return 0.5 * (torch.log(prior_var / var) + second_moment / prior_var - 1.0).sum()
+
+
+class VariationalParameter(nn.Module):
+    """A weight tensor with a Gaussian posterior (or a point estimate when deterministic)."""
+
+    def __init__(self, init: Tensor, bayes: BayesConfig) -> None:
+        super().__init__()
+        self.bayes = bayes
+        self.mu = nn.Parameter(init)
+        if bayes.variational:
+            rho = torch.full_like(init, _inverse_softplus(bayes.init_sigma))
+            self.rho: nn.Parameter | None = nn.Parameter(rho)
+        else:
+            self.rho = None
+
+    @property
+    def sigma(self) -> Tensor:
+        if self.rho is None:
+            return torch.zeros_like(self.mu)
+        return F.softplus(self.rho)
+
+    def kl(self) -> Tensor:
+        if self.rho is None:
+            return self.mu.new_zeros(())
+        return gaussian_kl(self.mu, F.softplus(self.rho), self.bayes.prior_std)
+
+
+class _VariationalMap(nn.Module):
+    """Shared logic of layers whose output is linear in their weights."""
+
+    weight: VariationalParameter
+    bias: VariationalParameter | None
+
+    def _map(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def _samples(self) -> bool:
+        return self.weight.rho is not None and (self.training or _force_sampling.get())
+
+    def forward(self, x: Tensor) -> Tensor:
+        bias_mu = self.bias.mu if self.bias is not None else None
+        mean = self._map(x, self.weight.mu, bias_mu)
+        if not self._samples():
+            return mean
+        # Local reparameterisation: Var[out] = map(x^2, sigma_w^2) + sigma_b^2.
+        bias_var = self.bias.sigma.pow(2) if self.bias is not None else None
+        var = self._map(x.pow(2), self.weight.sigma.pow(2), bias_var)
+        return mean + var.clamp_min(1e-16).sqrt() * gaussian_noise(mean)
+
+    def kl(self) -> Tensor:
+        total = self.weight.kl()
+        if self.bias is not None:
+            total = total + self.bias.kl()
+        return total
+
+
+class VariationalLinear(_VariationalMap):
+    """``y = x W^T + b`` with Gaussian ``W`` and ``b``."""
+
+    def __init__(
+        self, in_features: int, out_features: int, bayes: BayesConfig, bias: bool = True
+    ) -> None:
+        super().__init__()
+        w = torch.randn(out_features, in_features) * math.sqrt(2.0 / in_features)  # He init
+        self.weight = VariationalParameter(w, bayes)
+        self.bias = VariationalParameter(torch.zeros(out_features), bayes) if bias else None
+
+    def _map(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return F.linear(x, weight, bias)
+
+
+class VariationalConv(_VariationalMap):
+    """A 1-D (``dim=1``) or 2-D (``dim=2``) convolution with Gaussian weights."""
+
+    def __init__(
+        self,
+        dim: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bayes: BayesConfig,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        groups: int = 1,
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        if dim not in (1, 2):
+            raise ConfigError(f"convolutions are 1-D or 2-D, got dim={dim}")
+        self.dim = dim
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        shape = (out_channels, in_channels // groups) + (kernel_size,) * dim
+        fan_in = (in_channels // groups) * kernel_size**dim
+        w = torch.randn(shape) * math.sqrt(2.0 / fan_in)  # He init: convs feed ReLUs
+        self.weight = VariationalParameter(w, bayes)
+        self.bias = VariationalParameter(torch.zeros(out_channels), bayes) if bias else None
+
+    def _map(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        conv = F.conv1d if self.dim == 1 else F.conv2d
+        return conv(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def variational_layers(module: nn.Module) -> Iterator[_VariationalMap]:
+    """Every variational layer inside ``module``."""
+    for sub in module.modules():
+        if isinstance(sub, _VariationalMap):
+            yield sub
+
+
+def total_kl(module: nn.Module) -> Tensor:
+    """Sum of the KL of every variational layer in ``module`` (nats); 0 if none."""
+    terms = [layer.kl() for layer in variational_layers(module)]
+    if not terms:
+        return torch.zeros(())
+    return torch.stack(terms).sum()
