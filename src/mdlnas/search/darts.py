@@ -1,0 +1,242 @@
+"""The bilevel search (seed algorithm): variational DARTS charged by description length.
+
+    while the weights change:
+        # architecture step: α ← α − η_α · ∇_α F_val(w − ξ ∇_w F_train(w, α), α)
+        # weight step:       β ← β − η_β · ∇_β F_train(β, α)
+    derive the discrete architecture from α
+
+With ``lam = 0`` and deterministic weights this is plain DARTS (Liu et al. 2019).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from mdlnas.config import SearchConfig, SpaceConfig
+from mdlnas.data.bundle import DataBundle
+from mdlnas.device import resolve_device
+from mdlnas.errors import SearchError
+from mdlnas.search.batches import TensorSplit, cycle, to_tensors
+from mdlnas.search.evaluation import score
+from mdlnas.search.functional import evaluate_free_energy, make_objective
+from mdlnas.search.hypergradient import hypergradient
+from mdlnas.search.stopping import ChangeMonitor, flatten, relative_change
+from mdlnas.space.genotype import Genotype, derive_genotype
+from mdlnas.space.network import count_weights
+from mdlnas.space.supernet import Supernet
+from mdlnas.space.variational import common_noise
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch of search did; losses in nats per example, DL in bits."""
+
+    epoch: int
+    train_loss: float
+    train_nll: float
+    val_loss: float
+    val_nll: float
+    val_metric: float
+    description_length_bits: float
+    alpha_entropy: float
+    weight_change: float
+    alpha_change: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    genotype: Genotype
+    gammas: dict[str, np.ndarray]  # softmax(α) per cell type, (n_edges, n_ops)
+    history: tuple[EpochRecord, ...]
+    converged: bool
+    epochs_run: int
+    search_seconds: float
+    supernet_params: int
+    description_length_bits: float
+    val_metric: float
+    metric_name: str
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "epochs_run": self.epochs_run,
+            "converged": self.converged,
+            "search_seconds": round(self.search_seconds, 3),
+            "supernet_params": self.supernet_params,
+            "description_length_bits": self.description_length_bits,
+            "val_metric": self.val_metric,
+            "metric": self.metric_name,
+        }
+
+
+EpochCallback = Callable[[EpochRecord, "BilevelSearch"], None]
+
+
+def alpha_entropy(gammas: dict[str, torch.Tensor]) -> float:
+    """Mean entropy (nats) of the op distribution over all edges: log(n_ops) is uniform,
+    0 is a discrete choice."""
+    rows = torch.cat([g.detach() for g in gammas.values()])
+    return float(-(rows * rows.clamp_min(1e-12).log()).sum(-1).mean())
+
+
+class BilevelSearch:
+    """The search's whole state, stepped one epoch at a time (so it can be checkpointed)."""
+
+    def __init__(self, data: DataBundle, space: SpaceConfig, config: SearchConfig) -> None:
+        self.data, self.space, self.config = data, space, config
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.model = Supernet(
+            space, data.input_shape, data.output_dim, data.task, config.bayes
+        ).to(self.device)
+        self.train_split = to_tensors(data.train, self.device)
+        self.val_split = to_tensors(data.val, self.device)
+        if len(self.train_split) < 2 or len(self.val_split) < 1:
+            raise SearchError("the search needs at least 2 training and 1 validation example")
+        self.m = len(self.train_split)
+        self.w_opt = torch.optim.Adam(
+            self.model.weight_parameters(), lr=config.w_lr, weight_decay=config.w_weight_decay
+        )
+        self.a_opt = torch.optim.Adam(
+            self.model.arch_parameters(), lr=config.alpha_lr, betas=(0.5, 0.999),
+            weight_decay=config.alpha_weight_decay,
+        )
+        self.monitor = ChangeMonitor(config.tol, config.patience)
+        self.history: list[EpochRecord] = []
+        self.converged = False
+        self.seconds = 0.0
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    def _noise_seed(self) -> int:
+        return int(self.rng.integers(2**62))
+
+    def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
+              val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        cfg, model = self.config, self.model
+        weights, alphas = model.weight_parameters(), model.arch_parameters()
+        # architecture step (one noise stream per batch, shared by all its evaluations)
+        f_train = make_objective(model, *train_batch, lam=cfg.lam, m=self.m,
+                                 noise_seed=self._noise_seed())
+        f_val = make_objective(model, *val_batch, lam=cfg.lam, m=self.m,
+                               noise_seed=self._noise_seed())
+        grads = hypergradient(f_train, f_val, weights, alphas, cfg.xi, cfg.hypergradient)
+        self.a_opt.zero_grad(set_to_none=True)
+        for a, g in zip(alphas, grads, strict=True):
+            a.grad = g.detach()
+        self.a_opt.step()
+        # weight step (a fresh sample of the weights' noise)
+        self.w_opt.zero_grad(set_to_none=True)
+        with common_noise(self._noise_seed(), self.device):
+            energy = evaluate_free_energy(model, *train_batch, lam=cfg.lam, m=self.m)
+        if not torch.isfinite(energy.total):
+            raise SearchError(
+                f"the training loss became {float(energy.total)} in epoch {self.epoch + 1}; "
+                "likely causes: a learning rate too high (lower --w-lr / --alpha-lr), "
+                "too large a ξ, or unscaled input data"
+            )
+        torch.autograd.backward(energy.total)
+        torch.nn.utils.clip_grad_norm_(weights, cfg.grad_clip)
+        self.w_opt.step()
+        return float(energy.total.detach()), float(energy.nll.detach())
+
+    def run_epoch(self) -> EpochRecord:
+        start = time.perf_counter()
+        cfg, model = self.config, self.model
+        model.train()
+        before_w, before_a = flatten(model.weight_parameters()), flatten(model.arch_parameters())
+        val_batches = cycle(self.val_split, cfg.batch_size, self.rng)
+        losses, nlls = [], []
+        for train_batch in self.train_split.batches(cfg.batch_size, self.rng):
+            loss, nll = self._step(train_batch, next(val_batches))
+            losses.append(loss)
+            nlls.append(nll)
+        w_change = relative_change(before_w, flatten(model.weight_parameters()))
+        a_change = relative_change(before_a, flatten(model.arch_parameters()))
+        self.converged = self.monitor.update(w_change, a_change)
+        val = self._validate()
+        dl = float(model.description_length()) / LN2
+        record = EpochRecord(
+            epoch=self.epoch + 1,
+            train_loss=float(np.mean(losses)),
+            train_nll=float(np.mean(nlls)),
+            val_loss=val.nll + cfg.lam * dl * LN2 / self.m,
+            val_nll=val.nll,
+            val_metric=val.metric,
+            description_length_bits=dl,
+            alpha_entropy=alpha_entropy(model.mixing_weights()),
+            weight_change=w_change,
+            alpha_change=a_change,
+            seconds=time.perf_counter() - start,
+        )
+        self.seconds += record.seconds
+        self.history.append(record)
+        return record
+
+    def _validate(self) -> Any:
+        y_std = self.data.scaling.y_std if self.data.scaling is not None else 1.0
+        return score(self.model, self.val_split, self.data.task, y_std)
+
+    def gammas(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.model.mixing_weights().items()}
+
+    def genotype(self) -> Genotype:
+        cfg, data = self.config, self.data
+        return derive_genotype(
+            self.gammas(), self.space, data.task, data.input_shape, data.output_dim,
+            rule=cfg.derive, top_k=cfg.darts_top_k,
+        )
+
+    def result(self) -> SearchResult:
+        val = self._validate()
+        return SearchResult(
+            genotype=self.genotype(),
+            gammas=self.gammas(),
+            history=tuple(self.history),
+            converged=self.converged,
+            epochs_run=self.epoch,
+            search_seconds=self.seconds,
+            supernet_params=count_weights(self.model),
+            description_length_bits=float(self.model.description_length()) / LN2,
+            val_metric=val.metric,
+            metric_name=val.metric_name,
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.converged or self.epoch >= self.config.max_epochs
+
+
+def search(
+    data: DataBundle,
+    space: SpaceConfig,
+    config: SearchConfig,
+    callbacks: Sequence[EpochCallback] = (),
+) -> SearchResult:
+    """Run the bilevel search until the weights stop changing (or ``max_epochs``) and
+    return the derived genotype with the history. ``data`` is not modified."""
+    state = BilevelSearch(data, space, config)
+    while not state.finished:
+        record = state.run_epoch()
+        for callback in callbacks:
+            callback(record, state)
+    return state.result()
+
+
+def split_tensors(data: DataBundle, device: torch.device) -> dict[str, TensorSplit]:
+    return {name: to_tensors(getattr(data, name), device) for name in ("train", "val", "test")}
