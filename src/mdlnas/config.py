@@ -137,3 +137,34 @@ class SearchConfig:
             raise ConfigError(f"derive must be 'mdl' or 'darts', got {self.derive!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Retraining a genotype from scratch.
+
+    ``lam`` weighs the description length during variational retraining (the same free
+    energy as the search, with α fixed); it has no effect on deterministic weights.
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    lam: float = 1.0
+    grad_clip: float = 5.0
+    seed: int = 0
+    device: str = "auto"
+    bayes: BayesConfig = field(default_factory=BayesConfig)
+
+    def __post_init__(self) -> None:
+        _positive("lr", self.lr)
+        _positive("grad_clip", self.grad_clip)
+        _non_negative("lam", self.lam)
+        _non_negative("weight_decay", self.weight_decay)
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")

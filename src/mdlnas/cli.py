@@ -1,0 +1,422 @@
+"""The ``mdlnas`` command line: it builds configs and calls the library, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mdlnas import __version__
+from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
+from mdlnas.data import DataConfig, dataset_names
+from mdlnas.errors import ConfigError, MdlnasError
+from mdlnas.space.ops import OPS
+from mdlnas.space.presets import SPACES, SpaceOverrides
+
+DEFAULT_DATA = "mnist1d"
+
+# Reported in Greydanus & Kobak's MNIST-1D paper (default 4,000 / 1,000 split).
+REFERENCES = {
+    "mnist1d": [("MLP (MNIST-1D paper)", 0.68, 15_210), ("CNN (MNIST-1D paper)", 0.94, 5_210)],
+}
+
+Formatter = argparse.ArgumentDefaultsHelpFormatter
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _ops(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _prior(text: str) -> float | None:
+    if text == "empirical":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--prior-std takes a positive number or 'empirical', got {text!r}"
+        ) from None
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def _add_train_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    defaults = TrainConfig()
+    p.add_argument(
+        f"--{prefix}epochs",
+        type=int,
+        default=defaults.epochs,
+        help="epochs of retraining from scratch",
+    )
+    p.add_argument(
+        f"--{prefix}lr", type=float, default=defaults.lr, help="retraining learning rate"
+    )
+    p.add_argument(
+        f"--{prefix}batch-size", type=int, default=defaults.batch_size, help="retraining batch size"
+    )
+    p.add_argument(
+        f"--{prefix}lam",
+        type=float,
+        default=defaults.lam,
+        help="weight of the description length while retraining variationally",
+    )
+    p.add_argument(
+        f"--{prefix}deterministic",
+        action="store_true",
+        help="retrain with point weights instead of variational ones",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdlnas",
+        description="Build a neural network of optimal complexity for your data: "
+        "differentiable architecture search (DARTS) in which every candidate is charged "
+        "for its description length (variational weights, free energy).",
+        formatter_class=Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mdlnas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser(
+        "search",
+        formatter_class=Formatter,
+        help="search an architecture, then retrain and test it",
+        description="Search an architecture for a dataset, write the run directory "
+        "(config.toml, genotype.json, summary.json, history.csv), then retrain the found "
+        "network from scratch and test it once (eval.json, model.pt) unless --search-only. "
+        "With no options it searches MNIST-1D in the conv1d space.",
+    )
+    search_defaults = SearchConfig()
+    bayes_defaults = BayesConfig()
+    s.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        help=f"a dataset ({', '.join(dataset_names())}) or a .csv / .npz file",
+    )
+    s.add_argument("--target", help="target column of a CSV file")
+    s.add_argument("--data-dir", help="directory holding dataset files (fashion-mnist)")
+    s.add_argument("--n-train", type=int, help="use only this many training rows (quick runs)")
+    s.add_argument(
+        "--space",
+        choices=SPACES.names(),
+        help="search space (default: mlp for tables, conv1d for signals, conv2d for images)",
+    )
+    s.add_argument("--nodes", type=int, help="nodes per cell (default: the space's)")
+    s.add_argument("--layers", type=int, help="cells in the network (default: the space's)")
+    s.add_argument("--channels", type=int, help="channels / width (default: the space's)")
+    s.add_argument(
+        "--ops", type=_ops, help=f"comma-separated candidate ops from: {', '.join(OPS.names())}"
+    )
+    s.add_argument(
+        "--lam",
+        type=float,
+        default=search_defaults.lam,
+        help="weight λ of the description length (1 = free energy, 0 = none)",
+    )
+    s.add_argument(
+        "--xi",
+        type=float,
+        default=search_defaults.xi,
+        help="ξ of the unrolled step in the hypergradient (0 = first order)",
+    )
+    s.add_argument(
+        "--hypergradient",
+        choices=("exact", "fd"),
+        default=search_defaults.hypergradient,
+        help="second-order term by double backward or finite difference",
+    )
+    s.add_argument(
+        "--epochs",
+        type=int,
+        default=search_defaults.max_epochs,
+        help="maximum search epochs (the search stops earlier once it converges)",
+    )
+    s.add_argument(
+        "--tol",
+        type=float,
+        default=search_defaults.tol,
+        help="convergence: relative change of weights and α per epoch below this",
+    )
+    s.add_argument(
+        "--patience",
+        type=int,
+        default=search_defaults.patience,
+        help="convergence: for this many epochs in a row",
+    )
+    s.add_argument(
+        "--batch-size", type=int, default=search_defaults.batch_size, help="search batch size"
+    )
+    s.add_argument("--w-lr", type=float, default=search_defaults.w_lr, help="weight learning rate")
+    s.add_argument(
+        "--alpha-lr",
+        type=float,
+        default=search_defaults.alpha_lr,
+        help="architecture learning rate",
+    )
+    s.add_argument(
+        "--derive",
+        choices=("mdl", "darts"),
+        default=search_defaults.derive,
+        help="mdl: argmax per edge, zero may win; darts: top-2 non-zero edges per node",
+    )
+    s.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="point weights, no description length: plain DARTS (use with --lam 0)",
+    )
+    s.add_argument(
+        "--prior-std",
+        type=_prior,
+        default=bayes_defaults.prior_std,
+        help="prior standard deviation of the weights, or 'empirical'",
+    )
+    s.add_argument("--seed", type=int, default=0, help="seed of the split, init and noise")
+    s.add_argument("--out", type=Path, help="run directory (default: runs/DATA-TIME)")
+    s.add_argument("--search-only", action="store_true", help="do not retrain and test")
+    _add_train_options(s, prefix="train-")
+    _add_common(s)
+
+    t = sub.add_parser(
+        "train",
+        formatter_class=Formatter,
+        help="retrain a run's genotype from scratch and test it",
+        description="Retrain the genotype of a run directory from scratch on the training "
+        "part, test it once on the held-out part, and write eval.json and model.pt.",
+    )
+    t.add_argument("run_dir", type=Path, help="a run directory made by `mdlnas search`")
+    _add_train_options(t)
+    t.add_argument(
+        "--prune-snr",
+        type=float,
+        help="after training, remove weights with |μ|/σ below this (Graves 2011)",
+    )
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation")
+    _add_common(t)
+
+    e = sub.add_parser(
+        "evaluate",
+        formatter_class=Formatter,
+        help="re-evaluate a run's saved model",
+        description="Load the saved model of a run directory and score it on the test part.",
+    )
+    e.add_argument("run_dir", type=Path, help="a run directory with a trained model")
+    _add_common(e)
+
+    r = sub.add_parser(
+        "reproduce",
+        formatter_class=Formatter,
+        help="reproduce an experiment of the seed paper",
+        description="Reproduce an experiment of the seed document.",
+    )
+    rsub = r.add_subparsers(dest="experiment", metavar="EXPERIMENT")
+    sc = rsub.add_parser(
+        "sincos",
+        formatter_class=Formatter,
+        help="y = α0 sin(w0 x) + α1 cos(w1 x): descent trajectories for several ξ",
+        description="The seed's synthetic experiment: fit y = α0 sin(w0 x) + α1 cos(w1 x) + "
+        "N(0, 0.1) by the bilevel search from one starting point for several ξ; writes "
+        "summary.json, trajectories.csv and trajectories.png.",
+    )
+    sc.add_argument("--out", type=Path, required=True, help="output directory")
+    sc.add_argument("--xi", type=_floats, help="comma-separated ξ values (default 0,0.01,0.1,1)")
+    sc.add_argument("--seed", type=int, default=0, help="seed of the synthetic sample")
+    _add_common(sc)
+
+    ls = sub.add_parser(
+        "list",
+        formatter_class=Formatter,
+        help="list datasets, search spaces and ops",
+        description="List the registered datasets, search spaces and ops.",
+    )
+    _add_common(ls)
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------
+def _progress(args: argparse.Namespace) -> Any:
+    if args.quiet:
+        return lambda _: None
+    return lambda line: print(line, file=sys.stderr, flush=True)
+
+
+def _train_config(args: argparse.Namespace, prefix: str, seed: int) -> TrainConfig:
+    def get(name: str) -> Any:
+        return getattr(args, prefix + name)
+
+    return TrainConfig(
+        epochs=get("epochs"),
+        lr=get("lr"),
+        batch_size=get("batch_size"),
+        lam=get("lam"),
+        seed=seed,
+        device=args.device,
+        bayes=BayesConfig(variational=not get("deterministic")),
+    )
+
+
+def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.workflow import RunConfig, run_search, run_train
+
+    out = args.out or Path("runs") / f"{Path(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    bayes = BayesConfig(variational=not args.deterministic, prior_std=args.prior_std)
+    run = RunConfig(
+        data=DataConfig(
+            name=args.data,
+            target=args.target,
+            seed=args.seed,
+            data_dir=args.data_dir,
+            n_train=args.n_train,
+        ),
+        space_name=args.space,
+        overrides=SpaceOverrides(args.nodes, args.layers, args.channels, args.ops),
+        search=SearchConfig(
+            lam=args.lam,
+            xi=args.xi,
+            hypergradient=args.hypergradient,
+            max_epochs=args.epochs,
+            tol=args.tol,
+            patience=args.patience,
+            batch_size=args.batch_size,
+            w_lr=args.w_lr,
+            alpha_lr=args.alpha_lr,
+            derive=args.derive,
+            seed=args.seed,
+            device=args.device,
+            bayes=bayes,
+        ),
+        train=_train_config(args, "train_", args.seed),
+    )
+    progress = _progress(args)
+    result = run_search(run, out, progress)
+    from mdlnas.workflow import read_json
+
+    summary = read_json(out / "summary.json")
+    summary["run_dir"] = str(out)
+    if not args.quiet:
+        print(result.genotype.describe(), file=sys.stderr)
+    if not args.search_only:
+        summary["eval"] = run_train(out, progress=progress)
+    if not args.json and not args.quiet:
+        _print_table(summary)
+    return summary
+
+
+def _print_table(summary: dict[str, Any]) -> None:
+    rows: list[tuple[str, str, str, str]] = []  # model, metric, params, DL
+    ev = summary.get("eval")
+    metric = "accuracy" if ev is None or "test_accuracy" in ev else "RMSE"
+    if ev is not None:
+        value = ev.get("test_accuracy", ev.get("test_rmse"))
+        rows.append(
+            (
+                "found network (mdlnas)",
+                f"{value:.4f}",
+                f"{ev['params']:,}",
+                f"{ev['description_length_bits']:,.0f}",
+            )
+        )
+    else:
+        rows.append(("found network (search only)", "-", f"{summary['genotype_params']:,}", "-"))
+    for name, acc, size in REFERENCES.get(summary["dataset"], []):
+        rows.append((name, f"{acc:.2f}", f"{size:,}", "-"))
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'model':<{width}}  {'test ' + metric:>13}  {'params':>8}  {'DL (bits)':>10}")
+    for name, value, params, dl in rows:
+        print(f"{name:<{width}}  {value:>13}  {params:>8}  {dl:>10}")
+    print(f"\nrun directory: {summary['run_dir']}")
+
+
+def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.workflow import run_train
+
+    return run_train(
+        args.run_dir, _train_config(args, "", args.seed), args.prune_snr, _progress(args)
+    )
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.workflow import run_evaluate
+
+    return run_evaluate(args.run_dir, args.device)
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> dict[str, Any]:
+    if args.experiment != "sincos":
+        raise ConfigError("name an experiment: `mdlnas reproduce sincos --out DIR`")
+    from mdlnas.reproduce.sincos import SincosConfig, run_sincos
+
+    config = SincosConfig(seed=args.seed)
+    if args.xi is not None:
+        config = replace(config, xis=args.xi)
+    summary: dict[str, Any] = run_sincos(config, args.out, progress=_progress(args))
+    return summary
+
+
+def _cmd_list(args: argparse.Namespace) -> dict[str, Any]:
+    listing = {
+        "datasets": dataset_names(),
+        "spaces": SPACES.names(),
+        "ops": {name: sorted(OPS.get(name).dims) for name in OPS.names()},
+    }
+    if not args.json:
+        print("datasets:", ", ".join(listing["datasets"]), "(or a .csv / .npz file)")
+        print("spaces:  ", ", ".join(listing["spaces"]))
+        print("ops:     ", ", ".join(OPS.names()))
+    return listing
+
+
+COMMANDS = {
+    "search": _cmd_search,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "reproduce": _cmd_reproduce,
+    "list": _cmd_list,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        result = COMMANDS[args.command](args)
+    except MdlnasError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"mdlnas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mdlnas: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, default=float))
+    elif args.command in ("train", "evaluate"):
+        print(json.dumps(result, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

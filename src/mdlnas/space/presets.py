@@ -1,0 +1,91 @@
+"""Named search spaces. Each default suits a 2-core CPU; flags scale it up on a GPU.
+
+A preset is a function of the overrides a user may give (nodes, layers, channels, ops),
+registered by name, so a new space is one registered function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mdlnas.config import SpaceConfig
+from mdlnas.errors import ConfigError
+from mdlnas.registry import Registry
+
+
+@dataclass(frozen=True)
+class SpaceOverrides:
+    """User overrides of a preset; ``None`` keeps the preset's value."""
+
+    n_nodes: int | None = None
+    layers: int | None = None
+    channels: int | None = None
+    ops: tuple[str, ...] | None = None
+
+
+SpacePreset = Callable[[SpaceOverrides], SpaceConfig]
+SPACES: Registry[SpacePreset] = Registry("search space")
+
+# Which space suits which kind of data, when the user does not say.
+SPACE_FOR_MODALITY = {"tabular": "mlp", "signal": "conv1d", "image": "conv2d"}
+
+CONV_OPS = (
+    "conv_3", "conv_5", "dil_conv_3", "sep_conv_3",
+    "max_pool_3", "avg_pool_3", "identity", "zero",
+)
+DARTS_CNN_OPS = (
+    "sep_conv_3", "sep_conv_5", "dil_conv_3", "dil_conv_5",
+    "max_pool_3", "avg_pool_3", "identity", "zero",
+)
+
+
+def _make(
+    name: str, dim: int, ops: tuple[str, ...], n_nodes: int, layers: int, channels: int,
+    o: SpaceOverrides,
+) -> SpaceConfig:
+    layers = o.layers if o.layers is not None else layers
+    # Reductions at one and two thirds of the depth, as in DARTS.
+    reductions: tuple[int, ...] = ()
+    if dim > 0 and layers >= 3:
+        reductions = (layers // 3, 2 * layers // 3)
+    elif dim > 0 and layers == 2:
+        reductions = (1,)
+    return SpaceConfig(
+        name=name,
+        dim=dim,
+        ops=o.ops if o.ops is not None else ops,
+        n_nodes=o.n_nodes if o.n_nodes is not None else n_nodes,
+        layers=layers,
+        channels=o.channels if o.channels is not None else channels,
+        reduction_layers=reductions,
+    )
+
+
+@SPACES.register("mlp")
+def mlp_space(o: SpaceOverrides) -> SpaceConfig:
+    """Tabular data: a cell of fully connected ops of two sizes, identity and zero."""
+    return _make("mlp", 0, ("linear", "linear_bottleneck", "identity", "zero"), 3, 1, 32, o)
+
+
+@SPACES.register("conv1d")
+def conv1d_space(o: SpaceOverrides) -> SpaceConfig:
+    """Signals: 1-D convolutions (plain, dilated, separable), pooling, identity, zero."""
+    return _make("conv1d", 1, CONV_OPS, 3, 3, 16, o)
+
+
+@SPACES.register("conv2d")
+def conv2d_space(o: SpaceOverrides) -> SpaceConfig:
+    """Images: the operations of DARTS's CNN cell, with normal and reduction cells."""
+    return _make("conv2d", 2, DARTS_CNN_OPS, 3, 3, 8, o)
+
+
+def make_space(name: str, overrides: SpaceOverrides | None = None) -> SpaceConfig:
+    return SPACES.get(name)(overrides or SpaceOverrides())
+
+
+def space_for(modality: str) -> str:
+    try:
+        return SPACE_FOR_MODALITY[modality]
+    except KeyError:
+        raise ConfigError(f"no default search space for {modality!r} data") from None

@@ -1,0 +1,290 @@
+"""Whole jobs as users run them: search → run directory → retrain → evaluate.
+
+The CLI and the scikit-learn estimators call these functions; they only build configs.
+A run directory holds ``config.toml`` (everything needed to repeat or continue the run),
+``genotype.json``, ``summary.json``, ``history.csv`` and, after retraining, ``model.pt``
+and ``eval.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mdlnas import tomlio
+from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
+from mdlnas.data import DataBundle, DataConfig, load
+from mdlnas.device import resolve_device
+from mdlnas.errors import ConfigError, MdlnasError
+from mdlnas.search.darts import BilevelSearch, EpochRecord, SearchResult
+from mdlnas.space.genotype import Genotype
+from mdlnas.space.network import DerivedNetwork, count_weights
+from mdlnas.space.presets import SpaceOverrides, make_space, space_for
+from mdlnas.train.prune import prune_by_snr
+from mdlnas.train.retrain import evaluate, retrain
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run needs; saved as the run directory's ``config.toml``."""
+
+    data: DataConfig
+    space: SpaceConfig | None = None  # None: chosen from the data (tabular → mlp, ...)
+    space_name: str | None = None
+    overrides: SpaceOverrides = field(default_factory=SpaceOverrides)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# -- config files ----------------------------------------------------------------------
+def _bayes_table(b: BayesConfig) -> dict[str, Any]:
+    table = asdict(b)
+    # TOML has no null: the empirical-Bayes prior is spelled out.
+    table["prior_std"] = "empirical" if b.prior_std is None else b.prior_std
+    return table
+
+
+def _bayes_from(table: Mapping[str, Any]) -> BayesConfig:
+    table = dict(table)
+    if table.get("prior_std") == "empirical":
+        table["prior_std"] = None
+    return BayesConfig(**_known(BayesConfig, table, "bayes"))
+
+
+def _known(cls: type, table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} in [{where}]; "
+            f"valid: {', '.join(sorted(names))}"
+        )
+    return dict(table)
+
+
+def config_tables(run: RunConfig) -> dict[str, Any]:
+    search = asdict(run.search)
+    search["bayes"] = _bayes_table(run.search.bayes)
+    train = asdict(run.train)
+    train["bayes"] = _bayes_table(run.train.bayes)
+    tables: dict[str, Any] = {"data": asdict(run.data), "search": search, "train": train}
+    if run.space is not None:
+        tables["space"] = asdict(run.space)
+    return tables
+
+
+def config_from_tables(tables: Mapping[str, Any]) -> RunConfig:
+    try:
+        data = DataConfig(**_known(DataConfig, tables["data"], "data"))
+    except KeyError:
+        raise ConfigError("the config has no [data] table naming the dataset") from None
+    space = None
+    if "space" in tables:
+        raw = _known(SpaceConfig, tables["space"], "space")
+        for key in ("ops", "reduction_layers"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
+        space = SpaceConfig(**raw)
+    search_raw = dict(tables.get("search", {}))
+    search_bayes = _bayes_from(search_raw.pop("bayes", {}))
+    search = SearchConfig(**_known(SearchConfig, search_raw, "search"), bayes=search_bayes)
+    train_raw = dict(tables.get("train", {}))
+    train_bayes = _bayes_from(train_raw.pop("bayes", {}))
+    train = TrainConfig(**_known(TrainConfig, train_raw, "train"), bayes=train_bayes)
+    return RunConfig(data=data, space=space, search=search, train=train)
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.toml"
+    if not path.is_file():
+        raise ConfigError(
+            f"{run_dir} is not a run directory (no config.toml); make one with `mdlnas search`"
+        )
+    try:
+        return config_from_tables(tomlio.load(path))
+    except TypeError as exc:
+        raise ConfigError(f"{path} has a malformed option: {exc}") from None
+
+
+# -- helpers ---------------------------------------------------------------------------
+def resolve_space(run: RunConfig, data: DataBundle) -> SpaceConfig:
+    if run.space is not None:
+        return run.space
+    name = run.space_name or space_for(data.modality)
+    return make_space(name, run.overrides)
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise MdlnasError(f"{path} does not exist")
+    result: dict[str, Any] = json.loads(path.read_text())
+    return result
+
+
+def _write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    if not rows:
+        return
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _eta(done: int, total: int, seconds: float) -> str:
+    if done == 0:
+        return "?"
+    remaining = seconds / done * (total - done)
+    return f"{int(remaining // 60)}m{int(remaining % 60):02d}s"
+
+
+# -- search ----------------------------------------------------------------------------
+def run_search(run: RunConfig, out_dir: Path, progress: Progress = _silent) -> SearchResult:
+    """Load the data, search, and write the run directory (without retraining)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = load(run.data)
+    space = resolve_space(run, data)
+    run = replace(run, space=space)
+    tomlio.write(out_dir / "config.toml", config_tables(run))
+    cfg = run.search
+    progress(
+        f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in space "
+        f"{space.name}: λ={cfg.lam} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
+        f"{resolve_device(cfg.device)}"
+    )
+    state = BilevelSearch(data, space, cfg)
+
+    def report(record: EpochRecord) -> None:
+        progress(
+            f"epoch {record.epoch:3d}/{cfg.max_epochs}  train F {record.train_loss:.4f}  "
+            f"val NLL {record.val_nll:.4f}  val {_metric_label(data)} {record.val_metric:.4f}  "
+            f"DL {record.description_length_bits:,.0f} bits  H(α) {record.alpha_entropy:.3f}  "
+            f"Δw {record.weight_change:.2e} Δα {record.alpha_change:.2e}  "
+            f"ETA {_eta(record.epoch, cfg.max_epochs, state.seconds)}"
+        )
+
+    while not state.finished:
+        report(state.run_epoch())
+    result = state.result()
+    result.genotype.save(out_dir / "genotype.json")
+    _write_history(out_dir / "history.csv", [r.to_dict() for r in result.history])
+    genotype_params = count_weights(DerivedNetwork(result.genotype, cfg.bayes))
+    summary = {
+        "dataset": data.name,
+        "space": space.name,
+        "strategy": "mdl" if cfg.bayes.variational else "darts",
+        "lam": cfg.lam,
+        "xi": cfg.xi,
+        **result.summary(),
+        "genotype_params": genotype_params,
+        "gammas": {k: v.round(4).tolist() for k, v in result.gammas.items()},
+        "ops": list(space.ops),
+    }
+    _write_json(out_dir / "summary.json", summary)
+    progress(
+        f"search done in {result.search_seconds:.1f}s ({result.epochs_run} epochs, "
+        f"{'converged' if result.converged else 'stopped at the epoch limit'}); "
+        f"genotype: {genotype_params:,} weights"
+    )
+    return result
+
+
+def _metric_label(data: DataBundle) -> str:
+    return "acc" if data.task == "classification" else "RMSE"
+
+
+# -- retrain and evaluate --------------------------------------------------------------
+def _model_path(run_dir: Path) -> Path:
+    return run_dir / "model.pt"
+
+
+def run_train(
+    run_dir: Path,
+    train: TrainConfig | None = None,
+    prune_snr: float | None = None,
+    progress: Progress = _silent,
+) -> dict[str, Any]:
+    """Retrain the run's genotype from scratch, evaluate once on the test part and write
+    ``model.pt`` and ``eval.json``."""
+    run = load_run_config(run_dir)
+    if train is not None:
+        run = replace(run, train=train)
+        tomlio.write(run_dir / "config.toml", config_tables(run))
+    genotype = Genotype.load(run_dir / "genotype.json")
+    data = load(run.data)
+    cfg = run.train
+    if prune_snr is not None and not cfg.bayes.variational:
+        raise ConfigError("--prune-snr needs variational retraining; drop --deterministic")
+    progress(f"retraining the genotype for {cfg.epochs} epochs "
+             f"({'variational' if cfg.bayes.variational else 'deterministic'} weights)")
+    start = time.perf_counter()
+
+    def report(record: dict[str, float]) -> None:
+        done = int(record["epoch"])
+        progress(
+            f"epoch {done:3d}/{cfg.epochs}  train loss {record['train_loss']:.4f}  "
+            f"val NLL {record['val_nll']:.4f}  val {_metric_label(data)} "
+            f"{record['val_metric']:.4f}  ETA {_eta(done, cfg.epochs, time.perf_counter() - start)}"
+        )
+
+    result = retrain(genotype, data, cfg, callbacks=[report])
+    _write_history(run_dir / "train_history.csv", result.history)
+    metrics = evaluate(result.model, data)
+    metrics["train_seconds"] = round(result.train_seconds, 3)
+    metrics["best_epoch"] = result.best_epoch
+    if prune_snr is not None:
+        pruned = prune_by_snr(result.model, prune_snr)
+        after = evaluate(result.model, data)
+        metrics["pruning"] = {
+            "snr_threshold": prune_snr,
+            "pruned_weights": pruned,
+            "before": {k: v for k, v in metrics.items() if k != "pruning"},
+            "after": after,
+        }
+        metrics.update(after)
+    torch.save({"state_dict": result.model.state_dict()}, _model_path(run_dir))
+    _write_json(run_dir / "eval.json", metrics)
+    return metrics
+
+
+def load_model(run_dir: Path, device: str = "auto") -> DerivedNetwork:
+    """The retrained network of a run directory; loading never unpickles code."""
+    run = load_run_config(run_dir)
+    genotype = Genotype.load(run_dir / "genotype.json")
+    path = _model_path(run_dir)
+    if not path.is_file():
+        raise MdlnasError(f"{run_dir} has no trained model; run `mdlnas train {run_dir}` first")
+    target = resolve_device(device)
+    try:
+        payload = torch.load(path, map_location=target, weights_only=True)
+    except Exception as exc:  # any unreadable or unsafe file: refuse it with one message
+        raise MdlnasError(f"cannot load {path} safely: {exc}") from None
+    model = DerivedNetwork(genotype, run.train.bayes).to(target)
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return model
+
+
+def run_evaluate(run_dir: Path, device: str = "auto") -> dict[str, Any]:
+    run = load_run_config(run_dir)
+    model = load_model(run_dir, device)
+    return evaluate(model, load(run.data))
+
