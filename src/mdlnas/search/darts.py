@@ -170,7 +170,7 @@ class BilevelSearch:
         a_change = relative_change(before_a, flatten(model.arch_parameters()))
         self.converged = self.monitor.update(w_change, a_change)
         val = self._validate()
-        dl = float(model.description_length()) / LN2
+        dl = self.description_length_bits()
         record = EpochRecord(
             epoch=self.epoch + 1,
             train_loss=float(np.mean(losses)),
@@ -192,6 +192,10 @@ class BilevelSearch:
         y_std = self.data.scaling.y_std if self.data.scaling is not None else 1.0
         return score(self.model, self.val_split, self.data.task, y_std)
 
+    def description_length_bits(self) -> float:
+        with torch.no_grad():
+            return float(self.model.description_length()) / LN2
+
     def gammas(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.model.mixing_weights().items()}
 
@@ -212,7 +216,7 @@ class BilevelSearch:
             epochs_run=self.epoch,
             search_seconds=self.seconds,
             supernet_params=count_weights(self.model),
-            description_length_bits=float(self.model.description_length()) / LN2,
+            description_length_bits=self.description_length_bits(),
             val_metric=val.metric,
             metric_name=val.metric_name,
         )
