@@ -26,7 +26,7 @@ from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.search.darts import BilevelSearch, EpochRecord, SearchResult
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
-from mdlnas.space.presets import SpaceOverrides, make_space, space_for
+from mdlnas.space.presets import SpaceOverrides, check_ops, make_space, space_for
 from mdlnas.train.prune import prune_by_snr
 from mdlnas.train.retrain import evaluate, retrain
 
@@ -122,7 +122,7 @@ def load_run_config(run_dir: Path) -> RunConfig:
 # -- helpers ---------------------------------------------------------------------------
 def resolve_space(run: RunConfig, data: DataBundle) -> SpaceConfig:
     if run.space is not None:
-        return run.space
+        return check_ops(run.space)
     name = run.space_name or space_for(data.modality)
     return make_space(name, run.overrides)
 

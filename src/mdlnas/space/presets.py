@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from mdlnas.config import SpaceConfig
 from mdlnas.errors import ConfigError
 from mdlnas.registry import Registry
+from mdlnas.space.ops import OPS
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,19 @@ def conv2d_space(o: SpaceOverrides) -> SpaceConfig:
 
 
 def make_space(name: str, overrides: SpaceOverrides | None = None) -> SpaceConfig:
-    return SPACES.get(name)(overrides or SpaceOverrides())
+    return check_ops(SPACES.get(name)(overrides or SpaceOverrides()))
+
+
+def check_ops(space: SpaceConfig) -> SpaceConfig:
+    """Fail early, before any work, if an op is unknown or does not fit the space."""
+    for name in space.ops:
+        if space.dim not in OPS.get(name).dims:
+            fitting = [n for n in OPS.names() if space.dim in OPS.get(n).dims]
+            raise ConfigError(
+                f"op {name!r} does not fit space {space.name!r} (dim {space.dim}); "
+                f"ops that do: {', '.join(fitting)}"
+            )
+    return space
 
 
 def space_for(modality: str) -> str:

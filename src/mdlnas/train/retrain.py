@@ -87,7 +87,7 @@ def retrain(
             "train_loss": float(np.mean(losses)),
             "val_nll": val_scores.nll,
             "val_metric": val_scores.metric,
-            "description_length_bits": float(model.description_length()) / LN2,
+            "description_length_bits": float(model.description_length().detach()) / LN2,
             "lr": float(schedule.get_last_lr()[0]),
         }
         history.append(record)

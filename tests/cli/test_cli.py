@@ -1,0 +1,97 @@
+"""The command line as a user runs it: help, a whole search → train → evaluate, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mdlnas.cli import build_parser, main
+from mdlnas.space.genotype import Genotype
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mdlnas", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_every_command_has_help_with_defaults() -> None:
+    parser = build_parser()
+    top = parser.format_help()
+    for command in ("search", "train", "evaluate", "reproduce", "list"):
+        assert command in top
+    result = run_cli("search", "--help")
+    assert result.returncode == 0
+    assert "description length" in result.stdout
+    assert "(default: 1.0)" in result.stdout  # --lam shows its default
+    assert "(default: mnist1d)" in result.stdout
+    assert run_cli("reproduce", "sincos", "--help").returncode == 0
+
+
+def test_search_train_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code = main(["search", "--data", "iris", "--epochs", "2", "--train-epochs", "2",
+                 "--channels", "8", "--out", str(out), "--quiet", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    for key in ("dataset", "space", "strategy", "lam", "xi", "epochs_run", "converged",
+                "search_seconds", "supernet_params", "genotype_params",
+                "description_length_bits", "val_metric"):
+        assert key in summary, key
+    assert summary["dataset"] == "iris" and summary["space"] == "mlp"  # chosen from the data
+    assert summary["epochs_run"] == 2
+    genotype = Genotype.load(out / "genotype.json")
+    assert genotype.input_shape == (4,) and genotype.output_dim == 3
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert 0.0 <= evaluation["test_accuracy"] <= 1.0
+    assert evaluation["params"] == summary["genotype_params"]
+    assert evaluation["flops"] > 0
+    assert (out / "model.pt").is_file() and (out / "history.csv").is_file()
+
+    # re-evaluating the saved model reproduces the test scores exactly
+    assert main(["evaluate", str(out), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test_accuracy"] == evaluation["test_accuracy"]
+    assert again["test_nll"] == pytest.approx(evaluation["test_nll"], rel=1e-6)
+
+
+def test_train_with_pruning_reports_before_and_after(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["search", "--data", "wine", "--epochs", "1", "--search-only", "--quiet",
+                 "--out", str(out)]) == 0
+    assert main(["train", str(out), "--epochs", "3", "--prune-snr", "2.0", "--quiet",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    pruning = result["pruning"]
+    assert pruning["pruned_weights"] > 0
+    assert pruning["after"]["nonzero_params"] == (
+        pruning["before"]["nonzero_params"] - pruning["pruned_weights"]
+    )
+    assert result["nonzero_params"] < result["params"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--data", "no-such-set"], "unknown dataset"),
+        (["search", "--data", "iris", "--lam", "-1"], "lam"),
+        (["search", "--data", "iris", "--epochs", "0"], "max_epochs"),
+        (["search", "--data", "iris", "--ops", "linear,warp_drive"], "warp_drive"),
+        (["search", "--data", "iris", "--space", "conv2d"], "pick a space"),
+        (["train", "/nonexistent/run"], "not a run directory"),
+        (["evaluate", "/nonexistent/run"], "not a run directory"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code_2(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    result = run_cli(*args, "--out", str(tmp_path / "x")) if args[0] == "search" else run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("mdlnas: error:")
