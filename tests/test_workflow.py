@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
 
 from mdlnas import tomlio
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
@@ -18,8 +17,12 @@ def test_run_config_round_trips_through_toml(prior: float | None) -> None:
     run = RunConfig(
         data=DataConfig(name="wine", seed=3, n_train=50),
         space=SpaceConfig("conv1d", 1, ("conv_3", "zero"), 2, 3, 8, (1, 2)),
-        search=SearchConfig(lam=0.5, xi=0.01, hypergradient="fd",
-                            bayes=BayesConfig(prior_std=prior, init_sigma=0.01)),
+        search=SearchConfig(
+            lam=0.5,
+            xi=0.01,
+            hypergradient="fd",
+            bayes=BayesConfig(prior_std=prior, init_sigma=0.01),
+        ),
         train=TrainConfig(epochs=7, bayes=BayesConfig(variational=False)),
     )
     text = tomlio.dumps(config_tables(run))

@@ -32,15 +32,43 @@ def test_every_command_has_help_with_defaults() -> None:
     assert run_cli("reproduce", "sincos", "--help").returncode == 0
 
 
-def test_search_train_evaluate_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_train_evaluate_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "run"
-    code = main(["search", "--data", "iris", "--epochs", "2", "--train-epochs", "2",
-                 "--channels", "8", "--out", str(out), "--quiet", "--json"])
+    code = main(
+        [
+            "search",
+            "--data",
+            "iris",
+            "--epochs",
+            "2",
+            "--train-epochs",
+            "2",
+            "--channels",
+            "8",
+            "--out",
+            str(out),
+            "--quiet",
+            "--json",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    for key in ("dataset", "space", "strategy", "lam", "xi", "epochs_run", "converged",
-                "search_seconds", "supernet_params", "genotype_params",
-                "description_length_bits", "val_metric"):
+    for key in (
+        "dataset",
+        "space",
+        "strategy",
+        "lam",
+        "xi",
+        "epochs_run",
+        "converged",
+        "search_seconds",
+        "supernet_params",
+        "genotype_params",
+        "description_length_bits",
+        "val_metric",
+    ):
         assert key in summary, key
     assert summary["dataset"] == "iris" and summary["space"] == "mlp"  # chosen from the data
     assert summary["epochs_run"] == 2
@@ -59,13 +87,29 @@ def test_search_train_evaluate_end_to_end(tmp_path: Path, capsys: pytest.Capture
     assert again["test_nll"] == pytest.approx(evaluation["test_nll"], rel=1e-6)
 
 
-def test_train_with_pruning_reports_before_and_after(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_with_pruning_reports_before_and_after(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "run"
-    assert main(["search", "--data", "wine", "--epochs", "1", "--search-only", "--quiet",
-                 "--out", str(out)]) == 0
-    assert main(["train", str(out), "--epochs", "3", "--prune-snr", "2.0", "--quiet",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--data",
+                "wine",
+                "--epochs",
+                "1",
+                "--search-only",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["train", str(out), "--epochs", "3", "--prune-snr", "2.0", "--quiet", "--json"]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     pruning = result["pruning"]
     assert pruning["pruned_weights"] > 0

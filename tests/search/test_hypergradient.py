@@ -84,8 +84,14 @@ def test_common_noise_makes_objectives_deterministic(tiny) -> None:  # type: ign
     model, f_train, _ = tiny
     w, a = model.weight_parameters(), model.arch_parameters()
     assert f_train(w, a).item() == f_train(w, a).item()
-    other = make_objective(model, torch.randn(12, 5, dtype=torch.float64),
-                           torch.randint(0, 3, (12,)), lam=1.0, m=50, noise_seed=3)
+    other = make_objective(
+        model,
+        torch.randn(12, 5, dtype=torch.float64),
+        torch.randint(0, 3, (12,)),
+        lam=1.0,
+        m=50,
+        noise_seed=3,
+    )
     assert other(w, a).item() != f_train(w, a).item()
 
 
