@@ -284,25 +284,33 @@ def derive_cell(
     picked = {
         (s, d): ops[int(np.argmax(gamma[k]))] for k, (s, d) in enumerate(edges)
     }
-    kept = {e: op for e, op in picked.items() if op != "zero"}
-    kept = _prune(kept, n_nodes)
+    nonzero_edges = {e: op for e, op in picked.items() if op != "zero"}
+    kept = _prune(nonzero_edges, n_nodes)
     if not any(d == n_nodes for _, d in kept):
-        # Keep the output connected: the strongest non-zero edge from a live node.
-        live = {0} | {d for _, d in kept}
+        # Keep the output connected: the strongest non-zero edge from a live node. Live
+        # means fed by the unpruned edges: pruning has already dropped every node, since
+        # none reaches the output yet.
+        live = _fed(nonzero_edges, n_nodes)
         candidates = [(k, s) for k, (s, d) in enumerate(edges) if d == n_nodes and s in live]
         k, src = max(candidates, key=lambda ks: best_nonzero(gamma[ks[0]])[0])
-        kept[(src, n_nodes)] = best_nonzero(gamma[k])[1]
-        kept = _prune(kept, n_nodes)
+        nonzero_edges[(src, n_nodes)] = best_nonzero(gamma[k])[1]
+        kept = _prune(nonzero_edges, n_nodes)
     ordered = sorted(kept.items(), key=lambda item: (item[0][1], item[0][0]))
     return CellGenotype(n_nodes, tuple(Edge(s, d, op) for (s, d), op in ordered))
 
 
-def _prune(edges: dict[tuple[int, int], str], n_nodes: int) -> dict[tuple[int, int], str]:
-    """Drop edges out of nodes with no input and into nodes with no path to the output."""
+def _fed(edges: Mapping[tuple[int, int], str], n_nodes: int) -> set[int]:
+    """Nodes reachable from the input (node 0) along ``edges``."""
     fed = {0}
     for dst in range(1, n_nodes + 1):  # edges go forward, so one sweep settles it
         if any(s in fed for s, d in edges if d == dst):
             fed.add(dst)
+    return fed
+
+
+def _prune(edges: dict[tuple[int, int], str], n_nodes: int) -> dict[tuple[int, int], str]:
+    """Drop edges out of nodes with no input and into nodes with no path to the output."""
+    fed = _fed(edges, n_nodes)
     useful = {n_nodes}
     for src in range(n_nodes - 1, -1, -1):
         if any(d in useful for s, d in edges if s == src):
