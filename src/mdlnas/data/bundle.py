@@ -15,16 +15,22 @@ Task = Literal["classification", "regression"]
 @dataclass(frozen=True)
 class Split:
     """One part of a dataset: features ``x`` (float32, shape ``(n, *input_shape)``) and
-    targets ``y`` (int64 class indices for classification, float32 for regression)."""
+    targets ``y`` (int64 class indices for classification, float32 for regression), plus
+    optionally the source row of each sample."""
 
     x: np.ndarray
     y: np.ndarray
+    # Where each sample came from: its row in the source (the user's file, or the dataset's
+    # own train / test part), so predictions can be traced back and splits audited.
+    rows: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
             raise DataError(
                 f"features and targets differ in length ({len(self.x)} vs {len(self.y)})"
             )
+        if self.rows is not None and len(self.rows) != len(self.x):
+            raise DataError(f"{len(self.rows)} row numbers for {len(self.x)} samples")
 
     def __len__(self) -> int:
         return len(self.x)
@@ -42,10 +48,18 @@ class Scaling:
     y_std: float = 1.0
 
     def transform_x(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.x_mean) / self.x_std).astype(np.float32)
+        scaled: np.ndarray = ((x - self.x_mean) / self.x_std).astype(np.float32)
+        return scaled
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        """Regression targets in the user's units → the scaled units models train on."""
+        scaled: np.ndarray = ((np.asarray(y) - self.y_mean) / self.y_std).astype(np.float32)
+        return scaled
 
     def inverse_y(self, y: np.ndarray) -> np.ndarray:
-        return y * self.y_std + self.y_mean
+        # No np.asarray: a torch tensor passed in should come back a tensor.
+        unscaled: np.ndarray = y * self.y_std + self.y_mean
+        return unscaled
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+"""Options for loading a dataset: one frozen config, validated where it is built."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from mdlnas.errors import ConfigError
+
+TaskOption = Literal["auto", "classification", "regression"]
+_TASK_OPTIONS = ("auto", "classification", "regression")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What to load and how to split it.
+
+    ``name`` is a registered dataset name or a path to a ``.csv`` / ``.npz`` file.
+    ``val_fraction`` and ``test_fraction`` are fractions of the whole sample (defaults give
+    60/20/20). Datasets that come with their own test part (``mnist1d``, ``fashion-mnist``)
+    keep it, ignore ``test_fraction`` and take ``val_fraction`` of their train part.
+    ``seed`` fixes the split and any subsampling; the same seed gives the same parts.
+    ``n_train`` cuts the training part to that many rows (stratified) for quick runs; the
+    validation part shrinks in proportion, the test part is never cut so scores stay
+    comparable. ``target`` names the target column of a CSV file (or the target array of
+    an NPZ file, default ``y``). ``task`` overrides the inferred task of a user file.
+    """
+
+    name: str
+    target: str | None = None
+    seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    data_dir: str | None = None
+    n_train: int | None = None
+    task: TaskOption = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError("dataset name must be a non-empty string (a name or a file path)")
+        if self.target is not None and (not isinstance(self.target, str) or not self.target):
+            raise ConfigError(f"target must be a column name or None, got {self.target!r}")
+        # bool is an int subclass; seed=True is almost certainly a mistake.
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        _check_fraction("val_fraction", self.val_fraction)
+        _check_fraction("test_fraction", self.test_fraction)
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError(
+                f"val_fraction + test_fraction must be below 1 to leave rows for training, "
+                f"got {self.val_fraction} + {self.test_fraction}"
+            )
+        if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir):
+            raise ConfigError(f"data_dir must be a directory path or None, got {self.data_dir!r}")
+        if self.n_train is not None and (
+            isinstance(self.n_train, bool) or not isinstance(self.n_train, int) or self.n_train < 2
+        ):
+            raise ConfigError(
+                f"n_train must be an integer of at least 2 or None, got {self.n_train!r}"
+            )
+        if self.task not in _TASK_OPTIONS:
+            raise ConfigError(f"task must be one of {', '.join(_TASK_OPTIONS)}; got {self.task!r}")
+
+
+def _check_fraction(label: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{label} must be a number between 0 and 1, got {value!r}")
+    if not math.isfinite(value) or not 0.0 < value < 1.0:
+        raise ConfigError(f"{label} must lie strictly between 0 and 1, got {value!r}")
