@@ -11,14 +11,6 @@ import pytest
 
 from mdlnas.data import DataBundle, load_data
 from mdlnas.data.cache import CACHE_ENV
-from mdlnas.data.sources.fashion_mnist import DEBIAN_DIR, FILES
-
-FASHION_PRESENT = all((DEBIAN_DIR / f"{stem}.gz").is_file() for stem in FILES.values())
-FASHION_SKIP = pytest.mark.skipif(
-    not FASHION_PRESENT,
-    reason=f"Fashion-MNIST files absent from {DEBIAN_DIR}: "
-    "apt-get install dataset-fashion-mnist to run these tests",
-)
 
 
 def _no_network(*args: object, **kwargs: object) -> None:

@@ -8,7 +8,6 @@ from functools import cache
 
 import numpy as np
 import pytest
-from conftest import FASHION_PRESENT, FASHION_SKIP
 from numpy.typing import NDArray
 
 from mdlnas.data import DATASETS, DataBundle, Split, dataset_names
@@ -17,6 +16,14 @@ from mdlnas.data.sources.idx import read_idx
 from mdlnas.data.sources.mnist1d import generate_mnist1d
 
 Load = Callable[..., DataBundle]
+
+# Not imported from conftest: "import conftest" is ambiguous once other test folders have one.
+FASHION_PRESENT = all((DEBIAN_DIR / f"{stem}.gz").is_file() for stem in FILES.values())
+FASHION_SKIP = pytest.mark.skipif(
+    not FASHION_PRESENT,
+    reason=f"Fashion-MNIST files absent from {DEBIAN_DIR}: "
+    "apt-get install dataset-fashion-mnist to run these tests",
+)
 
 
 @dataclass(frozen=True)
@@ -205,7 +212,7 @@ def test_same_seed_same_split_other_seed_other_split(name: str, load_once: Load)
     assert not np.array_equal(first.train.rows, other.train.rows)
 
 
-@pytest.mark.skipif(not FASHION_PRESENT, reason="needs the dataset-fashion-mnist files")
+@FASHION_SKIP
 def test_fashion_mnist_subsample_keeps_test_and_ratio(load_once: Load) -> None:
     small = load_once("fashion-mnist", n_train=1000)
     assert (len(small.train), len(small.val), len(small.test)) == (1000, 250, 10000)
