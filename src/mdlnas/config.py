@@ -69,6 +69,8 @@ class SpaceConfig:
             raise ConfigError("a search space needs at least one candidate op")
         if len(set(self.ops)) != len(self.ops):
             raise ConfigError(f"candidate ops must be distinct, got {list(self.ops)}")
+        if not all(isinstance(op, str) and op for op in self.ops):
+            raise ConfigError(f"candidate ops must be op names, got {list(self.ops)}")
         if all(op == "zero" for op in self.ops):
             raise ConfigError("a search space needs at least one op other than 'zero'")
         if self.n_nodes < 1:

@@ -126,7 +126,8 @@ def test_darts_keeps_top_k_nonzero_edges_per_node_with_their_best_nonzero_op() -
         Edge(1, 3, "linear"), Edge(2, 3, "identity"),
     )
     top1 = derive_cell(gamma, OPS, 3, rule="darts", top_k=1)
-    assert top1.edges == (Edge(0, 1, "identity"), Edge(1, 2, "linear"), Edge(1, 3, "linear"))
+    # top-1 picks 0->1, 1->2, 1->3; node 2 then has no path to the output and is removed
+    assert top1.edges == (Edge(0, 1, "identity"), Edge(1, 3, "linear"))
     everything = derive_cell(gamma, OPS, 3, rule="darts", top_k=5)
     assert len(everything.edges) == len(edges)
 
@@ -210,6 +211,7 @@ INVALID = {
     "wrong version": (lambda d: d.__setitem__("version", VERSION + 1), "version"),
     "unknown op": (_normal_edges([[0, 1, "conv_9"], [1, 2, "conv_3"]]), "unknown op 'conv_9'"),
     "op for another dim": (_normal_edges([[0, 2, "linear"]]), "does not apply"),
+    "op not a candidate": (_normal_edges([[0, 2, "sep_conv_5"]]), "not among the space's candidate"),
     "zero edge": (_normal_edges([[0, 2, "zero"]]), "omit it"),
     "backward edge": (_normal_edges([[0, 1, "conv_3"], [2, 1, "conv_3"], [0, 2, "conv_3"]]),
                       "does not go forward"),
@@ -334,7 +336,11 @@ def test_derived_genotypes_always_validate_and_run(
             assert len(overridden) <= 1
             assert all(e.dst == space.n_nodes for e in overridden)
         else:
-            for dst in range(1, space.n_nodes + 1):
+            # every node that still feeds the output keeps exactly its top-k inputs
+            assert _reachable(cell)
+            live = {e.dst for e in cell.edges}
+            assert space.n_nodes in live
+            for dst in live:
                 assert sum(e.dst == dst for e in cell.edges) == min(top_k, dst)
     torch.manual_seed(0)
     net = DerivedNetwork(g, BayesConfig())

@@ -168,6 +168,11 @@ def _validate_cell(kind: str, cell: CellGenotype, space: SpaceConfig) -> None:
             raise GenotypeError(f"{kind} cell: edge {e.src}->{e.dst} is 'zero'; omit it instead")
         if space.dim not in OPS.get(e.op).dims:
             raise GenotypeError(f"{kind} cell: op {e.op!r} does not apply to dim {space.dim}")
+        if e.op not in space.ops:
+            raise GenotypeError(
+                f"{kind} cell: op {e.op!r} on edge {e.src}->{e.dst} is not among the space's "
+                f"candidate ops ({', '.join(space.ops)})"
+            )
         if not 0 <= e.src < e.dst:
             raise GenotypeError(
                 f"{kind} cell: edge {e.src}->{e.dst} does not go forward (src < dst is "
@@ -271,13 +276,14 @@ def derive_cell(
         return float(row[i]), ops[i]
 
     if rule == "darts":
-        chosen: list[Edge] = []
+        chosen: dict[tuple[int, int], str] = {}
         for dst in range(1, n_nodes + 1):
             incoming = [(k, s) for k, (s, d) in enumerate(edges) if d == dst]
             ranked = sorted(incoming, key=lambda ks: -best_nonzero(gamma[ks[0]])[0])
-            for k, src in sorted(ranked[:top_k], key=lambda ks: ks[1]):
-                chosen.append(Edge(src, dst, best_nonzero(gamma[k])[1]))
-        return CellGenotype(n_nodes, tuple(chosen))
+            for k, src in ranked[:top_k]:
+                chosen[(src, dst)] = best_nonzero(gamma[k])[1]
+        # The cell's output is its last node, so a node with no path to it is dead weight.
+        return _cell(_prune(chosen, n_nodes), n_nodes)
     if rule != "mdl":
         raise ConfigError(f"derive rule must be 'mdl' or 'darts', got {rule!r}")
 
@@ -295,7 +301,11 @@ def derive_cell(
         k, src = max(candidates, key=lambda ks: best_nonzero(gamma[ks[0]])[0])
         nonzero_edges[(src, n_nodes)] = best_nonzero(gamma[k])[1]
         kept = _prune(nonzero_edges, n_nodes)
-    ordered = sorted(kept.items(), key=lambda item: (item[0][1], item[0][0]))
+    return _cell(kept, n_nodes)
+
+
+def _cell(edges: dict[tuple[int, int], str], n_nodes: int) -> CellGenotype:
+    ordered = sorted(edges.items(), key=lambda item: (item[0][1], item[0][0]))
     return CellGenotype(n_nodes, tuple(Edge(s, d, op) for (s, d), op in ordered))
 
 
