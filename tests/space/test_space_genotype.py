@@ -211,7 +211,7 @@ INVALID = {
     "wrong version": (lambda d: d.__setitem__("version", VERSION + 1), "version"),
     "unknown op": (_normal_edges([[0, 1, "conv_9"], [1, 2, "conv_3"]]), "unknown op 'conv_9'"),
     "op for another dim": (_normal_edges([[0, 2, "linear"]]), "does not apply"),
-    "op not a candidate": (_normal_edges([[0, 2, "sep_conv_5"]]), "not among the space's candidate"),
+    "op not a candidate": (_normal_edges([[0, 2, "sep_conv_5"]]), "not among the space"),
     "zero edge": (_normal_edges([[0, 2, "zero"]]), "omit it"),
     "backward edge": (_normal_edges([[0, 1, "conv_3"], [2, 1, "conv_3"], [0, 2, "conv_3"]]),
                       "does not go forward"),
