@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         "summary.json, trajectories.csv and trajectories.png.",
     )
     sc.add_argument("--out", type=Path, required=True, help="output directory")
-    sc.add_argument("--xi", type=_floats, help="comma-separated ξ values (default 0,0.01,0.1,1)")
+    sc.add_argument("--xi", type=_floats, help="comma-separated ξ values (default 0,0.1,0.3,1)")
     sc.add_argument("--seed", type=int, default=0, help="seed of the synthetic sample")
     _add_common(sc)
 

@@ -139,3 +139,12 @@ def test_bad_input_gives_one_line_and_exit_code_2(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("mdlnas: error:")
+
+
+def test_reproduce_sincos_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "sincos"
+    result = run_cli("reproduce", "sincos", "--out", str(out), "--xi", "0,0.5", "--quiet")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [run["xi"] for run in summary["runs"]] == [0.0, 0.5]
+    assert (out / "trajectories.csv").is_file() and (out / "trajectories.png").is_file()
