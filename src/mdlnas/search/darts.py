@@ -145,8 +145,9 @@ class BilevelSearch:
         with common_noise(self._noise_seed(), self.device):
             energy = evaluate_free_energy(model, *train_batch, lam=cfg.lam, m=self.m)
         if not torch.isfinite(energy.total):
+            value = float(energy.total.detach())
             raise SearchError(
-                f"the training loss became {float(energy.total)} in epoch {self.epoch + 1}; "
+                f"the training loss became {value} in epoch {self.epoch + 1}; "
                 "likely causes: a learning rate too high (lower --w-lr / --alpha-lr), "
                 "too large a ξ, or unscaled input data"
             )
