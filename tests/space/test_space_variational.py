@@ -341,3 +341,20 @@ def test_total_kl_sums_every_layer() -> None:
 def test_conv_rejects_other_dims() -> None:
     with pytest.raises(ConfigError, match="1-D or 2-D"):
         VariationalConv(3, 2, 2, 3, BayesConfig())
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize(("kernel", "dilation"), [(3, 2), (5, 2), (3, 3)])
+@pytest.mark.parametrize("length", [9, 40])
+def test_depthwise_dilated_fast_path_equals_torch_conv(
+    stride: int, kernel: int, dilation: int, length: int
+) -> None:
+    from mdlnas.space.variational import _depthwise_dilated_conv1d
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, length)
+    w, b = torch.randn(4, 1, kernel), torch.randn(4)
+    pad = dilation * (kernel - 1) // 2
+    expected = torch.nn.functional.conv1d(x, w, b, stride, pad, dilation, groups=4)
+    got = _depthwise_dilated_conv1d(x, w, b, stride, pad, dilation)
+    torch.testing.assert_close(got, expected)

@@ -182,14 +182,17 @@ def _dil_conv_5(ctx: OpContext) -> nn.Module:
     return _dil_conv(ctx, 5, 2, ctx.stride)
 
 
+# Separable convolutions are one depthwise + pointwise block here; DARTS stacks two. One
+# block keeps them clearly cheaper than the plain convolutions, which is the contrast a
+# description-length search needs, and halves their cost on a CPU.
 @_op("sep_conv_3", {1, 2})
 def _sep_conv_3(ctx: OpContext) -> nn.Module:
-    return nn.Sequential(_dil_conv(ctx, 3, 1, ctx.stride), _dil_conv(ctx, 3, 1, 1))
+    return _dil_conv(ctx, 3, 1, ctx.stride)
 
 
 @_op("sep_conv_5", {1, 2})
 def _sep_conv_5(ctx: OpContext) -> nn.Module:
-    return nn.Sequential(_dil_conv(ctx, 5, 1, ctx.stride), _dil_conv(ctx, 5, 1, 1))
+    return _dil_conv(ctx, 5, 1, ctx.stride)
 
 
 @_op("max_pool_3", {1, 2}, parametric=False)

@@ -179,8 +179,34 @@ class VariationalConv(_VariationalMap):
         self.bias = VariationalParameter(torch.zeros(out_channels), bayes) if bias else None
 
     def _map(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        if self.dim == 1 and self.dilation > 1 and self.groups == x.shape[1] == weight.shape[0]:
+            return _depthwise_dilated_conv1d(x, weight, bias, self.stride, self.padding,
+                                             self.dilation)
         conv = F.conv1d if self.dim == 1 else F.conv2d
         return conv(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def _depthwise_dilated_conv1d(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, padding: int, dilation: int
+) -> Tensor:
+    """A depthwise dilated 1-D convolution as a sum of shifted, scaled copies of the input.
+
+    On the CPU, oneDNN's backward pass for this case was measured about 3x slower than
+    these few elementwise ops on the small tensors of a search (B=256, C=16, L=40)."""
+    kernel = weight.shape[-1]
+    padded = F.pad(x, (padding, padding))  # (B, C, L + 2p)
+    length = padded.shape[-1] - dilation * (kernel - 1)
+    out: Tensor | None = None
+    for tap in range(kernel):
+        start = tap * dilation
+        term = padded[..., start : start + length : 1] * weight[:, 0, tap, None]  # (B, C, L')
+        out = term if out is None else out + term
+    assert out is not None
+    if stride > 1:
+        out = out[..., ::stride]
+    if bias is not None:
+        out = out + bias[:, None]
+    return out
 
 
 def variational_layers(module: nn.Module) -> Iterator[_VariationalMap]:
