@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="maximum search epochs (the search stops earlier once it converges)",
     )
     s.add_argument(
+        "--warmup",
+        type=int,
+        default=search_defaults.warmup_epochs,
+        help="first epochs train only the weights, with λ rising from 0 (α fixed)",
+    )
+    s.add_argument(
         "--tol",
         type=float,
         default=search_defaults.tol,
@@ -295,6 +301,7 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             xi=args.xi,
             hypergradient=args.hypergradient,
             max_epochs=args.epochs,
+            warmup_epochs=args.warmup,
             tol=args.tol,
             patience=args.patience,
             batch_size=args.batch_size,
@@ -330,7 +337,7 @@ def _print_table(summary: dict[str, Any]) -> None:
         value = ev.get("test_accuracy", ev.get("test_rmse"))
         rows.append(
             (
-                "found network (mdlnas)",
+                f"found network (λ={summary['lam']:g}, {summary['strategy']})",
                 f"{value:.4f}",
                 f"{ev['params']:,}",
                 f"{ev['description_length_bits']:,.0f}",

@@ -98,17 +98,21 @@ class SearchConfig:
     ``lam`` weighs the description length (1 = variational free energy, 0 = none);
     ``xi`` is the step of the unrolled weight update in the hypergradient (0 = first
     order), independent of ``w_lr``; ``hypergradient`` picks how the second-order term is
-    computed. The search stops when the per-epoch relative change of both the weights and
+    computed. During the first ``warmup_epochs`` only the weights are trained, α stays
+    fixed and the complexity weight rises linearly from 0 towards ``lam``, so that the
+    description length of weights that have not learnt anything yet does not decide the
+    architecture. The search stops when the per-epoch relative change of both the weights and
     the architecture stays below ``tol`` for ``patience`` epochs, or after ``max_epochs``.
     """
 
     lam: float = 1.0
     xi: float = 0.0
     hypergradient: HypergradientMethod = "exact"
-    max_epochs: int = 50
+    max_epochs: int = 30
+    warmup_epochs: int = 0
     tol: float = 1e-3
     patience: int = 3
-    batch_size: int = 64
+    batch_size: int = 128
     w_lr: float = 3e-3
     w_weight_decay: float = 0.0
     alpha_lr: float = 3e-2
@@ -123,6 +127,10 @@ class SearchConfig:
     def __post_init__(self) -> None:
         _non_negative("lam", self.lam)
         _non_negative("xi", self.xi)
+        if not isinstance(self.warmup_epochs, int) or self.warmup_epochs < 0:
+            raise ConfigError(
+                f"warmup_epochs must be a non-negative integer, got {self.warmup_epochs!r}"
+            )
         _non_negative("tol", self.tol)
         _non_negative("w_weight_decay", self.w_weight_decay)
         _non_negative("alpha_weight_decay", self.alpha_weight_decay)

@@ -89,3 +89,16 @@ def test_change_monitor_needs_consecutive_calm_epochs() -> None:
 def test_divergence_is_reported_with_the_epoch() -> None:
     with pytest.raises(SearchError, match="epoch 1"):
         search(blobs(), SPACE, config(w_lr=1e30, grad_clip=1e30, bayes=BayesConfig(False)))
+
+
+def test_warmup_freezes_alpha_and_ramps_the_complexity_weight() -> None:
+    state = BilevelSearch(blobs(), SPACE, config(lam=2.0, warmup_epochs=2, max_epochs=3))
+    alpha_before = state.model.alpha_normal.detach().clone()
+    assert state.lam == 0.0
+    state.run_epoch()
+    assert state.lam == 1.0  # half-way through a two-epoch warm-up
+    state.run_epoch()
+    assert (state.model.alpha_normal == alpha_before).all()
+    assert state.lam == 2.0 and not state.warming_up
+    state.run_epoch()
+    assert not (state.model.alpha_normal == alpha_before).all()

@@ -126,24 +126,35 @@ class BilevelSearch:
     def _noise_seed(self) -> int:
         return int(self.rng.integers(2**62))
 
+    @property
+    def warming_up(self) -> bool:
+        return self.epoch < self.config.warmup_epochs
+
+    @property
+    def lam(self) -> float:
+        """The complexity weight of the current epoch (it ramps up during warm-up)."""
+        if self.warming_up:
+            return self.config.lam * self.epoch / self.config.warmup_epochs
+        return self.config.lam
+
     def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
-        cfg, model = self.config, self.model
+        cfg, model, lam = self.config, self.model, self.lam
         weights, alphas = model.weight_parameters(), model.arch_parameters()
         # architecture step (one noise stream per batch, shared by all its evaluations)
-        f_train = make_objective(model, *train_batch, lam=cfg.lam, m=self.m,
-                                 noise_seed=self._noise_seed())
-        f_val = make_objective(model, *val_batch, lam=cfg.lam, m=self.m,
-                               noise_seed=self._noise_seed())
-        grads = hypergradient(f_train, f_val, weights, alphas, cfg.xi, cfg.hypergradient)
-        self.a_opt.zero_grad(set_to_none=True)
-        for a, g in zip(alphas, grads, strict=True):
-            a.grad = g.detach()
-        self.a_opt.step()
+        train_seed, val_seed = self._noise_seed(), self._noise_seed()
+        if not self.warming_up:
+            f_train = make_objective(model, *train_batch, lam=lam, m=self.m, noise_seed=train_seed)
+            f_val = make_objective(model, *val_batch, lam=lam, m=self.m, noise_seed=val_seed)
+            grads = hypergradient(f_train, f_val, weights, alphas, cfg.xi, cfg.hypergradient)
+            self.a_opt.zero_grad(set_to_none=True)
+            for a, g in zip(alphas, grads, strict=True):
+                a.grad = g.detach()
+            self.a_opt.step()
         # weight step (a fresh sample of the weights' noise)
         self.w_opt.zero_grad(set_to_none=True)
         with common_noise(self._noise_seed(), self.device):
-            energy = evaluate_free_energy(model, *train_batch, lam=cfg.lam, m=self.m)
+            energy = evaluate_free_energy(model, *train_batch, lam=lam, m=self.m)
         if not torch.isfinite(energy.total):
             value = float(energy.total.detach())
             raise SearchError(
@@ -169,14 +180,16 @@ class BilevelSearch:
             nlls.append(nll)
         w_change = relative_change(before_w, flatten(model.weight_parameters()))
         a_change = relative_change(before_a, flatten(model.arch_parameters()))
-        self.converged = self.monitor.update(w_change, a_change)
+        lam = self.lam
+        if not self.warming_up:  # α is frozen while warming up: nothing to judge yet
+            self.converged = self.monitor.update(w_change, a_change)
         val = self._validate()
         dl = self.description_length_bits()
         record = EpochRecord(
             epoch=self.epoch + 1,
             train_loss=float(np.mean(losses)),
             train_nll=float(np.mean(nlls)),
-            val_loss=val.nll + cfg.lam * dl * LN2 / self.m,
+            val_loss=val.nll + lam * dl * LN2 / self.m,
             val_nll=val.nll,
             val_metric=val.metric,
             description_length_bits=dl,
