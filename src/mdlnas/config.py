@@ -108,7 +108,7 @@ class SearchConfig:
     lam: float = 1.0
     xi: float = 0.0
     hypergradient: HypergradientMethod = "exact"
-    max_epochs: int = 30
+    max_epochs: int = 20
     warmup_epochs: int = 0
     tol: float = 1e-3
     patience: int = 3
