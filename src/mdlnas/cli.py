@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--layers", type=int, help="cells in the network (default: the space's)")
     s.add_argument("--channels", type=int, help="channels / width (default: the space's)")
     s.add_argument(
+        "--growth",
+        type=int,
+        help="channel multiplier of reduction cells (default 2; 1 keeps the width)",
+    )
+    s.add_argument(
         "--ops", type=_ops, help=f"comma-separated candidate ops from: {', '.join(OPS.names())}"
     )
     s.add_argument(
@@ -295,7 +300,7 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             n_train=args.n_train,
         ),
         space_name=args.space,
-        overrides=SpaceOverrides(args.nodes, args.layers, args.channels, args.ops),
+        overrides=SpaceOverrides(args.nodes, args.layers, args.channels, args.ops, args.growth),
         search=SearchConfig(
             lam=args.lam,
             xi=args.xi,

@@ -49,8 +49,9 @@ class SpaceConfig:
     """A search space: which ops, how many nodes per cell, how cells are stacked.
 
     ``dim`` is 0 for vectors (MLP cells), 1 for signals and 2 for images.
-    ``reduction_layers`` lists the cells (0-based) that halve the resolution and double the
-    channels; all normal cells share one set of architecture parameters, and all reduction
+    ``reduction_layers`` lists the cells (0-based) that halve the resolution and multiply
+    the channels by ``channel_growth`` (2 as in DARTS; 1 keeps the width, which suits
+    small networks); all normal cells share one set of architecture parameters, and all reduction
     cells another, as in DARTS.
     """
 
@@ -61,6 +62,7 @@ class SpaceConfig:
     layers: int = 1
     channels: int = 16
     reduction_layers: tuple[int, ...] = ()
+    channel_growth: int = 2
 
     def __post_init__(self) -> None:
         if self.dim not in (0, 1, 2):
@@ -82,6 +84,10 @@ class SpaceConfig:
         bad = [i for i in self.reduction_layers if not 0 <= i < self.layers]
         if bad:
             raise ConfigError(f"reduction_layers {bad} are outside 0..{self.layers - 1}")
+        if not isinstance(self.channel_growth, int) or self.channel_growth < 1:
+            raise ConfigError(
+                f"channel_growth must be a positive integer, got {self.channel_growth}"
+            )
         if self.dim == 0 and self.reduction_layers:
             raise ConfigError("MLP spaces (dim 0) have no reduction cells")
 

@@ -151,3 +151,17 @@ def test_nonzero_weights_drops_exactly_the_zeroed_weights() -> None:
         stem.weight.rho.zero_()  # σ is not a weight: no effect
     assert nonzero_weights(net) == total - 3 - 2
     assert count_weights(net) == total
+
+
+def test_channel_growth_sets_the_width_of_reduction_cells_and_round_trips() -> None:
+    from mdlnas.space.frame import channel_plan
+
+    for growth, widths in ((1, [8, 8, 8]), (2, [8, 16, 32]), (3, [8, 24, 72])):
+        space = SpaceConfig("c", 1, ("conv_3", "zero"), 1, 3, 8, (1, 2), growth)
+        assert [w for w, _ in channel_plan(space)] == widths
+        cell = CellGenotype(1, (Edge(0, 1, "conv_3"),))
+        g = Genotype(space, "classification", (1, 12), 3, cell, cell)
+        assert Genotype.from_json(g.to_json()) == g
+        net = DerivedNetwork(g)
+        assert net(torch.randn(2, 1, 12)).shape == (2, 3)
+        assert net.head_linear.weight.mu.shape == (3, widths[-1])

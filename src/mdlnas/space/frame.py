@@ -26,12 +26,12 @@ def _norm(dim: int, channels: int) -> nn.Module:
 
 
 def channel_plan(space: SpaceConfig) -> list[tuple[int, bool]]:
-    """``(channels, is_reduction)`` of every cell: a reduction cell doubles the width."""
+    """``(channels, is_reduction)`` of every cell: a reduction cell widens by the growth."""
     width, plan = space.channels, []
     for layer in range(space.layers):
         reduction = layer in space.reduction_layers
         if reduction:
-            width *= 2
+            width *= space.channel_growth
         plan.append((width, reduction))
     return plan
 

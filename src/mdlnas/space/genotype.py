@@ -213,6 +213,7 @@ def _parse(data: Any) -> Genotype:
             layers=int(space_raw["layers"]),
             channels=int(space_raw["channels"]),
             reduction_layers=tuple(int(i) for i in space_raw["reduction_layers"]),
+            channel_growth=int(space_raw.get("channel_growth", 2)),
         )
         cells = data["cells"]
         normal = _parse_cell(cells["normal"])

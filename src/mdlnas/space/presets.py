@@ -23,6 +23,7 @@ class SpaceOverrides:
     layers: int | None = None
     channels: int | None = None
     ops: tuple[str, ...] | None = None
+    channel_growth: int | None = None
 
 
 SpacePreset = Callable[[SpaceOverrides], SpaceConfig]
@@ -60,6 +61,7 @@ def _make(
         layers=layers,
         channels=o.channels if o.channels is not None else channels,
         reduction_layers=reductions,
+        channel_growth=o.channel_growth if o.channel_growth is not None else 2,
     )
 
 
