@@ -24,6 +24,18 @@ def _non_negative(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be zero or positive, got {value}")
 
 
+def _positive_ints(config: object, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _device(name: str) -> None:
+    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
+        raise ConfigError(f"device must be auto, cpu or cuda, got {name!r}")
+
+
 @dataclass(frozen=True)
 class BayesConfig:
     """How weights are described.
@@ -143,16 +155,12 @@ class SearchConfig:
         _positive("w_lr", self.w_lr)
         _positive("alpha_lr", self.alpha_lr)
         _positive("grad_clip", self.grad_clip)
-        for name in ("max_epochs", "patience", "batch_size", "darts_top_k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        _positive_ints(self, "max_epochs", "patience", "batch_size", "darts_top_k")
         if self.hypergradient not in ("exact", "fd"):
             raise ConfigError(f"hypergradient must be 'exact' or 'fd', got {self.hypergradient!r}")
         if self.derive not in ("mdl", "darts"):
             raise ConfigError(f"derive must be 'mdl' or 'darts', got {self.derive!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        _device(self.device)
 
 
 @dataclass(frozen=True)
@@ -178,9 +186,5 @@ class TrainConfig:
         _positive("grad_clip", self.grad_clip)
         _non_negative("lam", self.lam)
         _non_negative("weight_decay", self.weight_decay)
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        _positive_ints(self, "epochs", "batch_size")
+        _device(self.device)
