@@ -60,31 +60,52 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
 
 
-def _add_train_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
-    defaults = TrainConfig()
+def _add_train_options(
+    p: argparse.ArgumentParser, prefix: str = "", from_run: bool = False
+) -> None:
+    """Retraining options; for `train` (``from_run``) an option left out keeps the run's
+    saved setting, so only what is given changes."""
+    d = TrainConfig()
+
+    def default(value: Any) -> Any:
+        return None if from_run else value
+
+    note = " (default: the run's setting)" if from_run else ""
     p.add_argument(
         f"--{prefix}epochs",
         type=int,
-        default=defaults.epochs,
-        help="epochs of retraining from scratch",
+        default=default(d.epochs),
+        help="epochs of retraining from scratch" + note,
     )
     p.add_argument(
-        f"--{prefix}lr", type=float, default=defaults.lr, help="retraining learning rate"
+        f"--{prefix}lr", type=float, default=default(d.lr), help="retraining learning rate" + note
     )
     p.add_argument(
-        f"--{prefix}batch-size", type=int, default=defaults.batch_size, help="retraining batch size"
+        f"--{prefix}batch-size",
+        type=int,
+        default=default(d.batch_size),
+        help="retraining batch size" + note,
     )
     p.add_argument(
         f"--{prefix}lam",
         type=float,
-        default=defaults.lam,
-        help="weight of the description length while retraining variationally",
+        default=default(d.lam),
+        help="weight of the description length while retraining variationally" + note,
     )
     p.add_argument(
         f"--{prefix}deterministic",
-        action="store_true",
-        help="retrain with point weights instead of variational ones",
+        action="store_const",
+        const=True,
+        default=default(False),
+        help="retrain with point weights instead of variational ones" + note,
     )
+
+
+def _train_changes(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    """The retraining options the user gave, by TrainConfig field name."""
+    names = ("epochs", "lr", "batch_size", "lam")
+    values = {name: getattr(args, prefix + name) for name in names}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=bayes_defaults.prior_std,
         help="prior standard deviation of the weights, or 'empirical'",
     )
+    s.add_argument(
+        "--init-sigma",
+        type=float,
+        default=bayes_defaults.init_sigma,
+        help="posterior standard deviation of every weight at initialisation",
+    )
     s.add_argument("--seed", type=int, default=0, help="seed of the split, init and noise")
     s.add_argument("--out", type=Path, help="run directory (default: runs/DATA-TIME)")
     s.add_argument("--search-only", action="store_true", help="do not retrain and test")
@@ -216,13 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
         "part, test it once on the held-out part, and write eval.json and model.pt.",
     )
     t.add_argument("run_dir", type=Path, help="a run directory made by `mdlnas search`")
-    _add_train_options(t)
+    _add_train_options(t, from_run=True)
     t.add_argument(
         "--prune-snr",
         type=float,
         help="after training, remove weights with |μ|/σ below this (Graves 2011)",
     )
-    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation")
+    t.add_argument("--seed", type=int, help="seed of the initialisation (default: the run's seed)")
     _add_common(t)
 
     e = sub.add_parser(
@@ -271,26 +298,13 @@ def _progress(args: argparse.Namespace) -> Any:
     return lambda line: print(line, file=sys.stderr, flush=True)
 
 
-def _train_config(args: argparse.Namespace, prefix: str, seed: int) -> TrainConfig:
-    def get(name: str) -> Any:
-        return getattr(args, prefix + name)
-
-    return TrainConfig(
-        epochs=get("epochs"),
-        lr=get("lr"),
-        batch_size=get("batch_size"),
-        lam=get("lam"),
-        seed=seed,
-        device=args.device,
-        bayes=BayesConfig(variational=not get("deterministic")),
-    )
-
-
 def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     from mdlnas.workflow import RunConfig, run_search, run_train
 
     out = args.out or Path("runs") / f"{Path(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    bayes = BayesConfig(variational=not args.deterministic, prior_std=args.prior_std)
+    bayes = BayesConfig(
+        variational=not args.deterministic, prior_std=args.prior_std, init_sigma=args.init_sigma
+    )
     run = RunConfig(
         data=DataConfig(
             name=args.data,
@@ -317,7 +331,13 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             device=args.device,
             bayes=bayes,
         ),
-        train=_train_config(args, "train_", args.seed),
+        train=TrainConfig(
+            **_train_changes(args, "train_"),
+            seed=args.seed,
+            device=args.device,
+            # retraining describes weights as the search did, unless told to use points
+            bayes=replace(bayes, variational=not args.train_deterministic),
+        ),
     )
     progress = _progress(args)
     result = run_search(run, out, progress)
@@ -360,11 +380,14 @@ def _print_table(summary: dict[str, Any]) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.workflow import run_train
+    from mdlnas.workflow import load_run_config, run_train
 
-    return run_train(
-        args.run_dir, _train_config(args, "", args.seed), args.prune_snr, _progress(args)
-    )
+    saved = load_run_config(args.run_dir).train
+    seed = saved.seed if args.seed is None else args.seed
+    train = replace(saved, **_train_changes(args, ""), seed=seed, device=args.device)
+    if args.deterministic:
+        train = replace(train, bayes=replace(train.bayes, variational=False))
+    return run_train(args.run_dir, train, args.prune_snr, _progress(args))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:

@@ -148,3 +148,36 @@ def test_reproduce_sincos_from_the_command_line(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert [run["xi"] for run in summary["runs"]] == [0.0, 0.5]
     assert (out / "trajectories.csv").is_file() and (out / "trajectories.png").is_file()
+
+
+def test_train_keeps_the_runs_settings_unless_told(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "search",
+                "--data",
+                "iris",
+                "--epochs",
+                "1",
+                "--train-epochs",
+                "2",
+                "--seed",
+                "4",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert main(["train", str(out), "--quiet"]) == 0
+    lines = (out / "train_history.csv").read_text().splitlines()
+    assert len(lines) == 1 + 2  # header + the run's two epochs
+    assert main(["train", str(out), "--epochs", "3", "--quiet"]) == 0
+    lines = (out / "train_history.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3
+    from mdlnas.workflow import load_run_config
+
+    saved = load_run_config(out).train
+    assert saved.epochs == 3 and saved.seed == 4
