@@ -84,7 +84,7 @@ def _add_train_options(
         f"--{prefix}batch-size",
         type=int,
         default=default(d.batch_size),
-        help="retraining batch size" + note,
+        help="retraining batch size (unset: a tenth of the training rows, 16 to 64)" + note,
     )
     p.add_argument(
         f"--{prefix}lam",
@@ -197,7 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="convergence: for this many epochs in a row",
     )
     s.add_argument(
-        "--batch-size", type=int, default=search_defaults.batch_size, help="search batch size"
+        "--batch-size",
+        type=int,
+        default=search_defaults.batch_size,
+        help="search batch size (default: a tenth of the training rows, 16 to 128)",
     )
     s.add_argument("--w-lr", type=float, default=search_defaults.w_lr, help="weight learning rate")
     s.add_argument(

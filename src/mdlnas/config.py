@@ -31,6 +31,26 @@ def _positive_ints(config: object, *names: str) -> None:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _positive_ints_or_none(config: object, *names: str) -> None:
+    _positive_ints(config, *(n for n in names if getattr(config, n) is not None))
+
+
+def batch_size_for(requested: int | None, n_examples: int, largest: int) -> int:
+    """The batch size to use on ``n_examples`` training examples.
+
+    ``None`` picks one from the data: a tenth of the examples (so an epoch is about ten
+    steps even on a small table), at least 16 and at most ``largest``. A size the user
+    asked for is kept, but may not exceed the data."""
+    if requested is None:
+        return max(2, min(largest, max(16, n_examples // 10), n_examples))
+    if requested > n_examples:
+        raise ConfigError(
+            f"batch size {requested} is larger than the {n_examples} training examples; "
+            f"use --batch-size {n_examples} or less"
+        )
+    return requested
+
+
 def _device(name: str) -> None:
     if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
         raise ConfigError(f"device must be auto, cpu or cuda, got {name!r}")
@@ -130,7 +150,7 @@ class SearchConfig:
     warmup_epochs: int = 0
     tol: float = 1e-3
     patience: int = 3
-    batch_size: int = 128
+    batch_size: int | None = None  # None: chosen from the data, see batch_size_for
     w_lr: float = 3e-3
     w_weight_decay: float = 0.0
     alpha_lr: float = 3e-2
@@ -155,7 +175,8 @@ class SearchConfig:
         _positive("w_lr", self.w_lr)
         _positive("alpha_lr", self.alpha_lr)
         _positive("grad_clip", self.grad_clip)
-        _positive_ints(self, "max_epochs", "patience", "batch_size", "darts_top_k")
+        _positive_ints(self, "max_epochs", "patience", "darts_top_k")
+        _positive_ints_or_none(self, "batch_size")
         if self.hypergradient not in ("exact", "fd"):
             raise ConfigError(f"hypergradient must be 'exact' or 'fd', got {self.hypergradient!r}")
         if self.derive not in ("mdl", "darts"):
@@ -172,7 +193,7 @@ class TrainConfig:
     """
 
     epochs: int = 30
-    batch_size: int = 64
+    batch_size: int | None = None  # None: chosen from the data, see batch_size_for
     lr: float = 3e-3
     weight_decay: float = 0.0
     lam: float = 1.0
@@ -186,5 +207,6 @@ class TrainConfig:
         _positive("grad_clip", self.grad_clip)
         _non_negative("lam", self.lam)
         _non_negative("weight_decay", self.weight_decay)
-        _positive_ints(self, "epochs", "batch_size")
+        _positive_ints(self, "epochs")
+        _positive_ints_or_none(self, "batch_size")
         _device(self.device)

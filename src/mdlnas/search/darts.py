@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mdlnas.config import SearchConfig, SpaceConfig
+from mdlnas.config import SearchConfig, SpaceConfig, batch_size_for
 from mdlnas.data.bundle import DataBundle
 from mdlnas.device import resolve_device
 from mdlnas.errors import SearchError
@@ -107,6 +107,7 @@ class BilevelSearch:
         if len(self.train_split) < 2 or len(self.val_split) < 1:
             raise SearchError("the search needs at least 2 training and 1 validation example")
         self.m = len(self.train_split)
+        self.batch_size = batch_size_for(config.batch_size, self.m, largest=128)
         self.w_opt = torch.optim.Adam(
             self.model.weight_parameters(), lr=config.w_lr, weight_decay=config.w_weight_decay
         )
@@ -169,12 +170,12 @@ class BilevelSearch:
 
     def run_epoch(self) -> EpochRecord:
         start = time.perf_counter()
-        cfg, model = self.config, self.model
+        model = self.model
         model.train()
         before_w, before_a = flatten(model.weight_parameters()), flatten(model.arch_parameters())
-        val_batches = cycle(self.val_split, cfg.batch_size, self.rng)
+        val_batches = cycle(self.val_split, self.batch_size, self.rng)
         losses, nlls = [], []
-        for train_batch in self.train_split.batches(cfg.batch_size, self.rng):
+        for train_batch in self.train_split.batches(self.batch_size, self.rng):
             loss, nll = self._step(train_batch, next(val_batches))
             losses.append(loss)
             nlls.append(nll)

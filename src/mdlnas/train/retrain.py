@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mdlnas.config import TrainConfig
+from mdlnas.config import TrainConfig, batch_size_for
 from mdlnas.data.bundle import DataBundle
 from mdlnas.device import resolve_device
 from mdlnas.errors import SearchError
@@ -55,9 +55,10 @@ def retrain(
     model = DerivedNetwork(genotype, config.bayes).to(device)
     train, val = to_tensors(data.train, device), to_tensors(data.val, device)
     m = len(train)
+    batch_size = batch_size_for(config.batch_size, m, largest=64)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, math.ceil(m / config.batch_size))
+    steps_per_epoch = max(1, math.ceil(m / batch_size))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.epochs * steps_per_epoch
     )
@@ -67,7 +68,7 @@ def retrain(
     for epoch in range(1, config.epochs + 1):
         model.train()
         losses = []
-        for x, y in train.batches(config.batch_size, rng):
+        for x, y in train.batches(batch_size, rng):
             nll = mean_nll(model(x), y, genotype.task, model.log_noise)
             energy = free_energy(nll, total_kl(model), config.lam, m)
             if not torch.isfinite(energy.total):
