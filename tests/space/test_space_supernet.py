@@ -78,20 +78,20 @@ def test_mixed_op_in_training_replays_common_noise() -> None:
     torch.testing.assert_close(got, expected)
 
 
-def test_mixed_op_kls_and_expected_kl() -> None:
+def test_mixed_op_expected_kl_weighs_each_ops_own_kl() -> None:
     torch.manual_seed(0)
     mixed = MixedOp(OPS_1D, OpContext(1, 4, 1, BayesConfig()))
     ops = _by_name(mixed)
-    kls = mixed.op_kls()
-    assert kls.shape == (len(OPS_1D),)
-    for i, name in enumerate(OPS_1D):
-        expected = _kl_of(ops[name]) if name in ops else torch.zeros(())
-        torch.testing.assert_close(kls[i], expected)
+    kls = [_kl_of(ops[name]) if name in ops else torch.zeros(()) for name in OPS_1D]
     assert kls[OPS_1D.index("zero")] == 0 and kls[OPS_1D.index("max_pool_3")] == 0
     assert kls[OPS_1D.index("conv_3")] > 0 and kls[OPS_1D.index("sep_conv_3")] > 0
     gamma = torch.softmax(torch.randn(len(OPS_1D), generator=_seeded(4)), dim=0)
     expected_kl = sum(gamma[i] * kls[i] for i in range(len(OPS_1D)))
     torch.testing.assert_close(mixed.expected_kl(gamma), expected_kl)
+    # all mass on a parameter-free op: nothing to describe
+    only_pool = torch.zeros(len(OPS_1D))
+    only_pool[OPS_1D.index("max_pool_3")] = 1.0
+    assert mixed.expected_kl(only_pool) == 0
 
 
 # -- cell ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from mdlnas.config import SearchConfig, SpaceConfig, batch_size_for
 from mdlnas.data.bundle import DataBundle
 from mdlnas.device import resolve_device
 from mdlnas.errors import SearchError
-from mdlnas.search.batches import TensorSplit, cycle, to_tensors
+from mdlnas.search.batches import cycle, to_tensors
 from mdlnas.search.evaluation import score
 from mdlnas.search.functional import evaluate_free_energy, make_objective
 from mdlnas.search.hypergradient import hypergradient
@@ -256,6 +256,3 @@ def search(
             callback(record, state)
     return state.result()
 
-
-def split_tensors(data: DataBundle, device: torch.device) -> dict[str, TensorSplit]:
-    return {name: to_tensors(getattr(data, name), device) for name in ("train", "val", "test")}

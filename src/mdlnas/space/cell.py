@@ -42,17 +42,14 @@ class MixedOp(nn.Module):
         assert out is not None  # SpaceConfig guarantees an op other than zero
         return out
 
-    def op_kls(self) -> Tensor:
-        """KL of each candidate op in nats, ``(n_ops,)``; parameter-free ops cost 0."""
-        kls = [torch.zeros(())] * len(self.op_names)
-        for i, op in zip(self.active, self.ops, strict=True):
-            kls[i] = total_kl(op)
-        device = next((p.device for p in self.parameters()), torch.device("cpu"))
-        return torch.stack([k.to(device) for k in kls])
-
     def expected_kl(self, weights: Tensor) -> Tensor:
-        """``Σ_o γ_o · KL_o``: an op that is not picked costs nothing to describe."""
-        return (weights * self.op_kls().to(weights.dtype)).sum()
+        """``Σ_o γ_o · KL_o`` in nats: an op that is not picked costs nothing to describe,
+        and parameter-free ops (``zero``, pooling, identity) cost nothing at all."""
+        total = weights.new_zeros(())
+        for i, op in zip(self.active, self.ops, strict=True):
+            if any(True for _ in op.parameters()):
+                total = total + weights[i] * total_kl(op)
+        return total
 
 
 class SearchCell(nn.Module):

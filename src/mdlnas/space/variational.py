@@ -220,5 +220,6 @@ def total_kl(module: nn.Module) -> Tensor:
     """Sum of the KL of every variational layer in ``module`` (nats); 0 if none."""
     terms = [layer.kl() for layer in variational_layers(module)]
     if not terms:
-        return torch.zeros(())
+        device = next((p.device for p in module.parameters()), torch.device("cpu"))
+        return torch.zeros((), device=device)
     return torch.stack(terms).sum()
