@@ -19,20 +19,16 @@ from benchmarks.references import (
     references_for,
     sklearn_params,
 )
+from benchmarks.report import aggregate, fmt_stat, mean_std, pareto_front, write_report
 from benchmarks.results import (
     DARTS_FLAGS,
     Settings,
-    aggregate,
     check_settings,
-    fmt_stat,
     main,
-    mean_std,
-    pareto_front,
     pending,
     plan,
     read_rows,
     row_from_search,
-    write_report,
 )
 
 Row = dict[str, Any]
