@@ -235,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the split, init and noise")
     s.add_argument("--out", type=Path, help="run directory (default: runs/DATA-TIME)")
     s.add_argument("--search-only", action="store_true", help="do not retrain and test")
+    s.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the interrupted search of run directory DIR from its last checkpoint, "
+        "with the options saved there",
+    )
     _add_train_options(s, prefix="train-")
     _add_common(s)
 
@@ -301,9 +308,35 @@ def _progress(args: argparse.Namespace) -> Any:
     return lambda line: print(line, file=sys.stderr, flush=True)
 
 
-def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.workflow import RunConfig, run_search, run_train
+# What may accompany --resume: everything else comes from the run's config.toml.
+RESUME_OPTIONS = {"command", "resume", "search_only", "device", "quiet", "json", "debug"}
 
+
+def _check_resume(args: argparse.Namespace) -> None:
+    defaults = vars(build_parser().parse_args(["search"]))
+    given = sorted(
+        "--" + name.replace("_", "-")
+        for name, value in vars(args).items()
+        if name not in RESUME_OPTIONS and value != defaults.get(name)
+    )
+    if given:
+        raise ConfigError(
+            f"--resume continues a run with the options saved in {args.resume}/config.toml; "
+            f"drop {', '.join(given)}"
+        )
+
+
+def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.workflow import RunConfig, load_run_config, run_search
+
+    if args.resume is not None:
+        _check_resume(args)
+        saved = load_run_config(args.resume)
+        if args.device != "auto":  # a run may move between machines
+            saved = replace(saved, search=replace(saved.search, device=args.device),
+                            train=replace(saved.train, device=args.device))
+        result = run_search(saved, args.resume, _progress(args), resume=True)
+        return _after_search(args, args.resume, result)
     out = args.out or Path("runs") / f"{Path(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     bayes = BayesConfig(
         variational=not args.deterministic, prior_std=args.prior_std, init_sigma=args.init_sigma
@@ -342,10 +375,14 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             bayes=replace(bayes, variational=not args.train_deterministic),
         ),
     )
-    progress = _progress(args)
-    result = run_search(run, out, progress)
-    from mdlnas.workflow import read_json
+    result = run_search(run, out, _progress(args))
+    return _after_search(args, out, result)
 
+
+def _after_search(args: argparse.Namespace, out: Path, result: Any) -> dict[str, Any]:
+    from mdlnas.workflow import read_json, run_train
+
+    progress = _progress(args)
     summary = read_json(out / "summary.json")
     summary["run_dir"] = str(out)
     if not args.quiet:

@@ -22,7 +22,8 @@ from mdlnas import tomlio
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataBundle, DataConfig, load
 from mdlnas.device import resolve_device
-from mdlnas.errors import ConfigError, MdlnasError
+from mdlnas.errors import ConfigError, MdlnasError, SearchError
+from mdlnas.search.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from mdlnas.search.darts import BilevelSearch, EpochRecord, SearchResult
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
@@ -157,20 +158,40 @@ def _eta(done: int, total: int, seconds: float) -> str:
 
 
 # -- search ----------------------------------------------------------------------------
-def run_search(run: RunConfig, out_dir: Path, progress: Progress = _silent) -> SearchResult:
-    """Load the data, search, and write the run directory (without retraining)."""
+def run_search(
+    run: RunConfig, out_dir: Path, progress: Progress = _silent, resume: bool = False
+) -> SearchResult:
+    """Load the data, search, and write the run directory (without retraining).
+
+    A checkpoint is written after every epoch; with ``resume`` the search continues from
+    the run directory's checkpoint (``run`` is then the configuration saved there, see
+    :func:`load_run_config`) and ends as an uninterrupted run would have.
+    """
+    ckpt = checkpoint_path(out_dir)
+    if resume:
+        checkpoint = load_checkpoint(ckpt)
+    elif ckpt.exists():
+        raise ConfigError(
+            f"{out_dir} already holds a search; continue it with `mdlnas search --resume "
+            f"{out_dir}`, or give another --out"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     data = load(run.data)
     space = resolve_space(run, data)
     run = replace(run, space=space)
-    tomlio.write(out_dir / "config.toml", config_tables(run))
+    if not resume:
+        tomlio.write(out_dir / "config.toml", config_tables(run))
     cfg = run.search
-    progress(
-        f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in space "
-        f"{space.name}: λ={cfg.lam} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
-        f"{resolve_device(cfg.device)}"
-    )
     state = BilevelSearch(data, space, cfg)
+    if resume:
+        state.load_state_dict(checkpoint)
+        progress(f"resuming {out_dir} after epoch {state.epoch} of at most {cfg.max_epochs}")
+    else:
+        progress(
+            f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in "
+            f"space {space.name}: λ={cfg.lam} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
+            f"{resolve_device(cfg.device)}"
+        )
 
     def report(record: EpochRecord) -> None:
         progress(
@@ -182,7 +203,15 @@ def run_search(run: RunConfig, out_dir: Path, progress: Progress = _silent) -> S
         )
 
     while not state.finished:
-        report(state.run_epoch())
+        try:
+            record = state.run_epoch()
+        except SearchError as exc:
+            kept = (f"the checkpoint of epoch {state.epoch} is kept in {ckpt}"
+                    if state.epoch else "no epoch had finished, so there is no checkpoint")
+            raise SearchError(f"{exc}; {kept}") from None
+        save_checkpoint(ckpt, state.state_dict())
+        _write_history(out_dir / "history.csv", [r.to_dict() for r in state.history])
+        report(record)
     result = state.result()
     result.genotype.save(out_dir / "genotype.json")
     _write_history(out_dir / "history.csv", [r.to_dict() for r in result.history])

@@ -152,6 +152,12 @@ class BilevelSearch:
             for a, g in zip(alphas, grads, strict=True):
                 a.grad = g.detach()
             self.a_opt.step()
+            if not all(bool(torch.isfinite(a).all()) for a in alphas):
+                raise SearchError(
+                    f"the architecture parameters α became NaN or infinite in epoch "
+                    f"{self.epoch + 1}; likely causes: too large a ξ or --alpha-lr, or "
+                    "unscaled input data"
+                )
         # weight step (a fresh sample of the weights' noise)
         self.w_opt.zero_grad(set_to_none=True)
         with common_noise(self._noise_seed(), self.device):
@@ -239,6 +245,32 @@ class BilevelSearch:
     @property
     def finished(self) -> bool:
         return self.converged or self.epoch >= self.config.max_epochs
+
+    # -- checkpoints: everything that decides the rest of the search ---------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The state at an epoch boundary; restoring it continues bit for bit on the CPU."""
+        return {
+            "model": self.model.state_dict(),
+            "w_opt": self.w_opt.state_dict(),
+            "a_opt": self.a_opt.state_dict(),
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "monitor": self.monitor.state_dict(),
+            "history": [r.to_dict() for r in self.history],
+            "converged": self.converged,
+            "seconds": self.seconds,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.a_opt.load_state_dict(state["a_opt"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.monitor.load_state_dict(state["monitor"])
+        self.history = [EpochRecord(**row) for row in state["history"]]
+        self.converged = bool(state["converged"])
+        self.seconds = float(state["seconds"])
 
 
 def search(
