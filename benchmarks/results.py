@@ -244,6 +244,11 @@ def execute(run: Run, s: Settings, timeout: float | None = None) -> Row:
     if s.threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(s.threads)
     argv = [sys.executable, *run.argv[1:]]
+    if run.method in SEARCH_METHODS:
+        run_dir = Path(run.argv[run.argv.index("--out") + 1])
+        if (run_dir / "checkpoints" / "search.pt").exists():  # an interrupted campaign
+            argv = [sys.executable, "-m", "mdlnas", "search", "--resume", str(run_dir),
+                    "--quiet", "--json"]
     start = time.perf_counter()
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
