@@ -227,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="prior standard deviation of the weights, or 'empirical'",
     )
     s.add_argument(
+        "--sigma-lr",
+        type=float,
+        default=bayes_defaults.sigma_lr,
+        help="learning rate of the posterior widths σ, in the search and the retraining "
+        "(unset: the weights' learning rate)",
+    )
+    s.add_argument(
         "--init-sigma",
         type=float,
         default=bayes_defaults.init_sigma,
@@ -339,7 +346,8 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
         return _after_search(args, args.resume, result)
     out = args.out or Path("runs") / f"{Path(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     bayes = BayesConfig(
-        variational=not args.deterministic, prior_std=args.prior_std, init_sigma=args.init_sigma
+        variational=not args.deterministic, prior_std=args.prior_std, init_sigma=args.init_sigma,
+        sigma_lr=args.sigma_lr,
     )
     run = RunConfig(
         data=DataConfig(

@@ -64,16 +64,24 @@ class BayesConfig:
     ``prior_std``: standard deviation ``s`` of the prior ``N(0, s^2)``; ``None`` sets it
     per tensor by empirical Bayes (``s^2 = mean(mu^2 + sigma^2)``, the KL-minimising value).
     ``init_sigma``: posterior standard deviation at initialisation.
+    ``sigma_lr``: learning rate of the posterior widths (``rho``, σ = softplus(ρ)); None
+    uses the weights' learning rate. ρ moves on a log scale, so at a small learning rate
+    and few steps σ barely leaves ``init_sigma`` and every weight costs about
+    ``-ln init_sigma`` nats whatever its use; a larger one lets unneeded weights grow wide
+    (and cheap) within a short search.
     """
 
     variational: bool = True
     prior_std: float | None = 1.0
     init_sigma: float = 1e-3
+    sigma_lr: float | None = None
 
     def __post_init__(self) -> None:
         if self.prior_std is not None:
             _positive("prior_std", self.prior_std)
         _positive("init_sigma", self.init_sigma)
+        if self.sigma_lr is not None:
+            _positive("sigma_lr", self.sigma_lr)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def _cli(*args: str) -> subprocess.Popen[str]:
 
 
 def _finish(proc: subprocess.Popen[str]) -> None:
-    out, err = proc.communicate(timeout=600)
+    _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
 
 

@@ -19,6 +19,7 @@ from mdlnas.space.variational import (
     VariationalParameter,
     common_noise,
     gaussian_kl,
+    optimizer_groups,
     sampling,
     total_kl,
 )
@@ -358,3 +359,22 @@ def test_depthwise_dilated_fast_path_equals_torch_conv(
     expected = torch.nn.functional.conv1d(x, w, b, stride, pad, dilation, groups=4)
     got = _depthwise_dilated_conv1d(x, w, b, stride, pad, dilation)
     torch.testing.assert_close(got, expected)
+
+
+def test_sigma_lr_moves_the_widths_at_their_own_rate() -> None:
+    # Adam's first step moves every parameter with a non-zero gradient by about its lr.
+    torch.manual_seed(0)
+    layer = VariationalLinear(5, 3, BayesConfig(init_sigma=0.01, sigma_lr=0.5))
+    groups = optimizer_groups(layer, list(layer.parameters()), lr=0.001, sigma_lr=0.5)
+    assert sorted(len(g["params"]) for g in groups) == [2, 2]  # (μ, ρ) of weight and bias
+    opt = torch.optim.Adam(groups)
+    mu, rho = layer.weight.mu.detach().clone(), layer.weight.rho.detach().clone()  # type: ignore[union-attr]
+    layer.train()
+    loss = layer(torch.randn(8, 5)).pow(2).sum() + layer.kl()
+    loss.backward()
+    opt.step()
+    assert torch.allclose((layer.weight.mu.detach() - mu).abs(), torch.tensor(0.001), rtol=0.01)
+    step = (layer.weight.rho.detach() - rho).abs()  # type: ignore[union-attr]
+    assert torch.allclose(step, torch.tensor(0.5), rtol=0.01)
+    # without sigma_lr there is one group at the weights' rate
+    assert len(optimizer_groups(layer, list(layer.parameters()), 0.001, None)) == 1

@@ -31,7 +31,7 @@ from mdlnas.search.stopping import ChangeMonitor, flatten, relative_change
 from mdlnas.space.genotype import Genotype, derive_genotype
 from mdlnas.space.network import count_weights
 from mdlnas.space.supernet import Supernet
-from mdlnas.space.variational import common_noise
+from mdlnas.space.variational import common_noise, optimizer_groups
 
 LN2 = math.log(2.0)
 
@@ -109,7 +109,9 @@ class BilevelSearch:
         self.m = len(self.train_split)
         self.batch_size = batch_size_for(config.batch_size, self.m, largest=128)
         self.w_opt = torch.optim.Adam(
-            self.model.weight_parameters(), lr=config.w_lr, weight_decay=config.w_weight_decay
+            optimizer_groups(self.model, self.model.weight_parameters(), config.w_lr,
+                             config.bayes.sigma_lr),
+            weight_decay=config.w_weight_decay,
         )
         self.a_opt = torch.optim.Adam(
             self.model.arch_parameters(), lr=config.alpha_lr, betas=(0.5, 0.999),

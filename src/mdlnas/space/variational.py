@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -223,3 +224,18 @@ def total_kl(module: nn.Module) -> Tensor:
         device = next((p.device for p in module.parameters()), torch.device("cpu"))
         return torch.zeros((), device=device)
     return torch.stack(terms).sum()
+
+
+def optimizer_groups(
+    model: nn.Module, params: Sequence[nn.Parameter], lr: float, sigma_lr: float | None
+) -> list[dict[str, Any]]:
+    """Adam parameter groups for ``params``: the posterior widths ρ of ``model``'s
+    variational parameters at ``sigma_lr`` (when given), everything else at ``lr``."""
+    if sigma_lr is None:
+        return [{"params": list(params), "lr": lr}]
+    rhos = {id(m.rho) for m in model.modules()
+            if isinstance(m, VariationalParameter) and m.rho is not None}
+    widths = [p for p in params if id(p) in rhos]
+    rest = [p for p in params if id(p) not in rhos]
+    return [g for g in ({"params": rest, "lr": lr}, {"params": widths, "lr": sigma_lr})
+            if g["params"]]

@@ -21,7 +21,7 @@ from mdlnas.search.evaluation import Scores, score
 from mdlnas.search.objectives import free_energy, mean_nll
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights, nonzero_weights
-from mdlnas.space.variational import total_kl
+from mdlnas.space.variational import optimizer_groups, total_kl
 from mdlnas.train.cost import count_flops
 
 LN2 = math.log(2.0)
@@ -56,8 +56,10 @@ def retrain(
     train, val = to_tensors(data.train, device), to_tensors(data.val, device)
     m = len(train)
     batch_size = batch_size_for(config.batch_size, m, largest=64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        optimizer_groups(model, list(model.parameters()), config.lr, config.bayes.sigma_lr),
+        weight_decay=config.weight_decay,
+    )
     steps_per_epoch = max(1, math.ceil(m / batch_size))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=config.epochs * steps_per_epoch
