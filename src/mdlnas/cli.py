@@ -93,6 +93,14 @@ def _add_train_options(
         help="weight of the description length while retraining variationally" + note,
     )
     p.add_argument(
+        f"--{prefix}n-train",
+        type=int,
+        default=None,
+        help="training rows for retraining: 0 takes all of them (search on a subset with "
+        "--n-train, retrain on everything); the test part stays the same"
+        + (note or " (default: the search's)"),
+    )
+    p.add_argument(
         f"--{prefix}deterministic",
         action="store_const",
         const=True,
@@ -103,7 +111,7 @@ def _add_train_options(
 
 def _train_changes(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
     """The retraining options the user gave, by TrainConfig field name."""
-    names = ("epochs", "lr", "batch_size", "lam")
+    names = ("epochs", "lr", "batch_size", "lam", "n_train")
     values = {name: getattr(args, prefix + name) for name in names}
     return {name: value for name, value in values.items() if value is not None}
 

@@ -198,6 +198,8 @@ class TrainConfig:
 
     ``lam`` weighs the description length during variational retraining (the same free
     energy as the search, with α fixed); it has no effect on deterministic weights.
+    ``n_train``: training rows for retraining; None keeps the search's, 0 takes every
+    training row (search on a subset, retrain on all; the test part is the same).
     """
 
     epochs: int = 30
@@ -209,10 +211,13 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     bayes: BayesConfig = field(default_factory=BayesConfig)
+    n_train: int | None = None
 
     def __post_init__(self) -> None:
         _positive("lr", self.lr)
         _positive("grad_clip", self.grad_clip)
+        if self.n_train is not None and self.n_train < 0:
+            raise ConfigError(f"n_train must be 0 (all rows) or positive, got {self.n_train}")
         _non_negative("lam", self.lam)
         _non_negative("weight_decay", self.weight_decay)
         _positive_ints(self, "epochs")

@@ -258,7 +258,7 @@ def run_train(
         run = replace(run, train=train)
         tomlio.write(run_dir / "config.toml", config_tables(run))
     genotype = Genotype.load(run_dir / "genotype.json")
-    data = load(run.data)
+    data = load(_retraining_data(run))
     cfg = run.train
     if prune_snr is not None and not cfg.bayes.variational:
         raise ConfigError("--prune-snr needs variational retraining; drop --deterministic")
@@ -278,6 +278,7 @@ def run_train(
     _write_history(run_dir / "train_history.csv", result.history)
     metrics = evaluate(result.model, data)
     metrics["train_seconds"] = round(result.train_seconds, 3)
+    metrics["train_rows"] = len(data.train)
     metrics["best_epoch"] = result.best_epoch
     if prune_snr is not None:
         pruned = prune_by_snr(result.model, prune_snr)
@@ -292,6 +293,14 @@ def run_train(
     torch.save({"state_dict": result.model.state_dict()}, _model_path(run_dir))
     _write_json(run_dir / "eval.json", metrics)
     return metrics
+
+
+def _retraining_data(run: RunConfig) -> DataConfig:
+    """The search's data, with as many training rows as the retraining asks for."""
+    n_train = run.train.n_train
+    if n_train is None:
+        return run.data
+    return replace(run.data, n_train=None if n_train == 0 else n_train)
 
 
 def load_model(run_dir: Path, device: str = "auto") -> DerivedNetwork:
@@ -315,5 +324,5 @@ def load_model(run_dir: Path, device: str = "auto") -> DerivedNetwork:
 def run_evaluate(run_dir: Path, device: str = "auto") -> dict[str, Any]:
     run = load_run_config(run_dir)
     model = load_model(run_dir, device)
-    return evaluate(model, load(run.data))
+    return evaluate(model, load(_retraining_data(run)))
 

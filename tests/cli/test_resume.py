@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -115,3 +116,21 @@ def test_divergence_names_the_epoch_and_keeps_the_last_checkpoint(
     assert "epoch 3" in err and "likely causes" in err
     assert "checkpoint of epoch 2 is kept" in err
     assert len(load_checkpoint(checkpoint_path(run))["history"]) == 2
+
+
+def test_search_on_a_subset_then_retrain_on_every_training_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main(["search", "--data", "digits", "--n-train", "200", "--epochs", "1",
+                 "--train-epochs", "1", "--quiet", "--out", str(run)]) == 0
+    small = json.loads((run / "eval.json").read_text())
+    assert small["train_rows"] == 200
+    assert main(["train", str(run), "--n-train", "0", "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    full = json.loads((run / "eval.json").read_text())
+    assert full["train_rows"] == 1797 - 2 * 359  # all but the 20 % validation and test parts
+    # the saved model is scored on the same test part, under the retraining's scaling
+    assert main(["evaluate", str(run), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test_accuracy"] == full["test_accuracy"]
