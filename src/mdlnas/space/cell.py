@@ -7,12 +7,13 @@ node ``j`` computes ``x_j = Σ_{i<j} ō_ij(x_i)`` (seed eq. 3) and every edge is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from mdlnas.config import BayesConfig
+from mdlnas.errors import GenotypeError
 from mdlnas.space.ops import OpContext, build_op
 from mdlnas.space.variational import total_kl
 
@@ -41,6 +42,14 @@ class MixedOp(nn.Module):
             out = term if out is None else out + term
         assert out is not None  # SpaceConfig guarantees an op other than zero
         return out
+
+    def chosen(self, op_index: int) -> nn.Module:
+        """The module of candidate ``op_index`` (an index into ``op_names``, not ``zero``)."""
+        if op_index not in self.active:
+            raise GenotypeError(
+                f"op index {op_index} is not a computed op of this edge ({self.op_names})"
+            )
+        return self.ops[self.active.index(op_index)]
 
     def expected_kl(self, weights: Tensor) -> Tensor:
         """``Σ_o γ_o · KL_o`` in nats: an op that is not picked costs nothing to describe,
@@ -89,6 +98,28 @@ class SearchCell(nn.Module):
     def expected_kl(self, weights: Tensor) -> Tensor:
         terms = [m.expected_kl(w) for m, w in zip(self.mixed_ops(), weights, strict=True)]
         return torch.stack(terms).sum()
+
+    # -- one discrete path (weight sharing: ENAS, random search with shared weights) -----
+    def forward_path(self, x: Tensor, path: Sequence[int | None]) -> Tensor:
+        """Only the ops ``path`` picks, one op index per edge (``None``: no edge).
+
+        Unlike one-hot mixing weights, ops off the path are not run at all, so they get no
+        gradient (``None``, not zero) and an optimiser leaves them alone."""
+        nodes: dict[int, Tensor] = {0: x}
+        for (src, dst), mixed, choice in zip(self.edges, self.mixed_ops(), path, strict=True):
+            if choice is None:
+                continue
+            if src not in nodes:
+                raise GenotypeError(f"edge {src}->{dst} leaves node {src}, which has no input")
+            out = mixed.chosen(choice)(nodes[src])
+            nodes[dst] = nodes[dst] + out if dst in nodes else out
+        if self.n_nodes not in nodes:
+            raise GenotypeError(f"the path leaves the output node {self.n_nodes} disconnected")
+        return nodes[self.n_nodes]
+
+    def path_ops(self, path: Sequence[int | None]) -> list[nn.Module]:
+        """The modules of the ops on ``path`` (what a standalone network of it would hold)."""
+        return [m.chosen(c) for m, c in zip(self.mixed_ops(), path, strict=True) if c is not None]
 
     def mixed_ops(self) -> Iterator[MixedOp]:
         for m in self.mixed:
