@@ -313,7 +313,49 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the registered datasets, search spaces and ops.",
     )
     _add_common(ls)
+    _add_compare_parser(sub)
     return parser
+
+
+def _add_compare_parser(sub: Any) -> None:
+    from mdlnas.strategies import STRATEGY_ORDER
+    from mdlnas.strategies.evaluators import EVALUATOR_KINDS, OBJECTIVES
+
+    c = sub.add_parser(
+        "compare",
+        formatter_class=Formatter,
+        help="run several search strategies on the same data, space and budget",
+        description="Search the same data and space with every strategy under the same "
+        "budget, retrain each found network from scratch, test it once, and write "
+        "compare.csv, pareto.png and the genotypes to --out. See docs/STRATEGIES.md.",
+    )
+    c.add_argument("--data", default=DEFAULT_DATA,
+                   help=f"a dataset ({', '.join(dataset_names())}) or a .csv / .npz file")
+    c.add_argument("--target", help="target column of a CSV file")
+    c.add_argument("--n-train", type=int, help="use only this many training rows")
+    c.add_argument("--space", choices=SPACES.names(),
+                   help="search space (default: the one that suits the data)")
+    c.add_argument("--strategies", type=_ops, default=STRATEGY_ORDER,
+                   help=f"comma-separated, from: {', '.join(STRATEGY_ORDER)} (default: all)")
+    budget = c.add_mutually_exclusive_group()
+    budget.add_argument("--budget-evals", type=int,
+                        help="candidate evaluations per strategy (default 10 without "
+                        "--budget-seconds); mdl and darts get the weight steps they cost")
+    budget.add_argument("--budget-seconds", type=float, help="search seconds per strategy")
+    c.add_argument("--seeds", type=int, default=1, help="repeat for seeds SEED, SEED+1, ...")
+    c.add_argument("--seed", type=int, default=0, help="first seed (split, init, search)")
+    c.add_argument("--evaluator", choices=EVALUATOR_KINDS, default="shared",
+                   help="score candidates by weight sharing or by full training")
+    c.add_argument("--objective", choices=OBJECTIVES, default="metric",
+                   help="what the discrete strategies minimise on validation data: the "
+                   "error (or RMSE), the NLL, or NLL + λ·DL/m")
+    c.add_argument("--lam", type=float, default=SearchConfig().lam,
+                   help="λ of the mdl strategy and of --objective mdl")
+    c.add_argument("--xi", type=float, default=SearchConfig().xi, help="ξ of mdl and darts")
+    c.add_argument("--train-epochs", type=int, default=TrainConfig().epochs,
+                   help="epochs of retraining every found network")
+    c.add_argument("--out", type=Path, required=True, help="output directory")
+    _add_common(c)
 
 
 # -- commands --------------------------------------------------------------------------
@@ -477,12 +519,40 @@ def _cmd_list(args: argparse.Namespace) -> dict[str, Any]:
     return listing
 
 
+def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.compare import CompareConfig, format_table, run_compare
+    from mdlnas.strategies import Budget, EvaluatorConfig
+
+    if args.budget_seconds is not None:
+        budget = Budget(max_seconds=args.budget_seconds)
+    else:
+        budget = Budget(max_evaluations=10 if args.budget_evals is None else args.budget_evals)
+    config = CompareConfig(
+        data=DataConfig(name=args.data, target=args.target, seed=args.seed,
+                        n_train=args.n_train),
+        space_name=args.space,
+        strategies=tuple(args.strategies),
+        budget=budget,
+        seeds=args.seeds,
+        evaluator=EvaluatorConfig(kind=args.evaluator, objective=args.objective,
+                                  lam=args.lam, device=args.device),
+        search=SearchConfig(lam=args.lam, xi=args.xi, device=args.device),
+        train=TrainConfig(epochs=args.train_epochs, device=args.device),
+    )
+    rows = run_compare(config, args.out, _progress(args))
+    if not args.json and not args.quiet:
+        print(format_table(rows))
+        print(f"\nwritten to {args.out}/compare.csv and {args.out}/pareto.png")
+    return {"out": str(args.out), "rows": rows}
+
+
 COMMANDS = {
     "search": _cmd_search,
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "reproduce": _cmd_reproduce,
     "list": _cmd_list,
+    "compare": _cmd_compare,
 }
 
 
