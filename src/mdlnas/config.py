@@ -5,8 +5,9 @@ The CLI and the estimators only build these; library code receives them explicit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from mdlnas.errors import ConfigError
 
@@ -14,21 +15,40 @@ HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
 
 
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
+def _finite(name: str, value: object) -> float:
+    """``value`` as a float, refusing text, booleans, NaN and infinity by name (settings
+    also arrive from hand-edited config.toml files, not only from typed code)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _positive(name: str, value: object) -> None:
+    if not _finite(name, value) > 0:
         raise ConfigError(f"{name} must be positive, got {value}")
 
 
-def _non_negative(name: str, value: float) -> None:
-    if not value >= 0:
+def _non_negative(name: str, value: object) -> None:
+    if not _finite(name, value) >= 0:
         raise ConfigError(f"{name} must be zero or positive, got {value}")
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is not a count
 
 
 def _positive_ints(config: object, *names: str) -> None:
     for name in names:
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not _is_int(value) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _seed(value: object) -> None:
+    if not _is_int(value) or value < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {value!r}")
 
 
 def _positive_ints_or_none(config: object, *names: str) -> None:
@@ -51,9 +71,11 @@ def batch_size_for(requested: int | None, n_examples: int, largest: int) -> int:
     return requested
 
 
-def _device(name: str) -> None:
-    if name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:"):
-        raise ConfigError(f"device must be auto, cpu or cuda, got {name!r}")
+def _device(name: object) -> None:
+    if not isinstance(name, str) or (
+        name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:")
+    ):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,8 @@ class BayesConfig:
     sigma_lr: float | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.variational, bool):
+            raise ConfigError(f"variational must be true or false, got {self.variational!r}")
         if self.prior_std is not None:
             _positive("prior_std", self.prior_std)
         _positive("init_sigma", self.init_sigma)
@@ -105,8 +129,12 @@ class SpaceConfig:
     channel_growth: int = 2
 
     def __post_init__(self) -> None:
-        if self.dim not in (0, 1, 2):
-            raise ConfigError(f"space dim must be 0 (vectors), 1 or 2, got {self.dim}")
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"a search space needs a name, got {self.name!r}")
+        if not _is_int(self.dim) or self.dim not in (0, 1, 2):
+            raise ConfigError(f"space dim must be 0 (vectors), 1 or 2, got {self.dim!r}")
+        if not isinstance(self.ops, tuple):
+            raise ConfigError(f"candidate ops must be a tuple of op names, got {self.ops!r}")
         if not self.ops:
             raise ConfigError("a search space needs at least one candidate op")
         if len(set(self.ops)) != len(self.ops):
@@ -115,19 +143,16 @@ class SpaceConfig:
             raise ConfigError(f"candidate ops must be op names, got {list(self.ops)}")
         if all(op == "zero" for op in self.ops):
             raise ConfigError("a search space needs at least one op other than 'zero'")
-        if self.n_nodes < 1:
-            raise ConfigError(f"n_nodes must be at least 1, got {self.n_nodes}")
-        if self.layers < 1:
-            raise ConfigError(f"layers must be at least 1, got {self.layers}")
-        if self.channels < 1:
-            raise ConfigError(f"channels must be at least 1, got {self.channels}")
+        _positive_ints(self, "n_nodes", "layers", "channels", "channel_growth")
+        if not isinstance(self.reduction_layers, tuple) or not all(
+            _is_int(i) for i in self.reduction_layers
+        ):
+            raise ConfigError(
+                f"reduction_layers must be a tuple of cell indices, got {self.reduction_layers!r}"
+            )
         bad = [i for i in self.reduction_layers if not 0 <= i < self.layers]
         if bad:
             raise ConfigError(f"reduction_layers {bad} are outside 0..{self.layers - 1}")
-        if not isinstance(self.channel_growth, int) or self.channel_growth < 1:
-            raise ConfigError(
-                f"channel_growth must be a positive integer, got {self.channel_growth}"
-            )
         if self.dim == 0 and self.reduction_layers:
             raise ConfigError("MLP spaces (dim 0) have no reduction cells")
 
@@ -173,7 +198,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         _non_negative("lam", self.lam)
         _non_negative("xi", self.xi)
-        if not isinstance(self.warmup_epochs, int) or self.warmup_epochs < 0:
+        if not _is_int(self.warmup_epochs) or self.warmup_epochs < 0:
             raise ConfigError(
                 f"warmup_epochs must be a non-negative integer, got {self.warmup_epochs!r}"
             )
@@ -189,7 +214,9 @@ class SearchConfig:
             raise ConfigError(f"hypergradient must be 'exact' or 'fd', got {self.hypergradient!r}")
         if self.derive not in ("mdl", "darts"):
             raise ConfigError(f"derive must be 'mdl' or 'darts', got {self.derive!r}")
+        _seed(self.seed)
         _device(self.device)
+        _bayes(self.bayes)
 
 
 @dataclass(frozen=True)
@@ -216,10 +243,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _positive("lr", self.lr)
         _positive("grad_clip", self.grad_clip)
-        if self.n_train is not None and self.n_train < 0:
-            raise ConfigError(f"n_train must be 0 (all rows) or positive, got {self.n_train}")
+        if self.n_train is not None and (not _is_int(self.n_train) or self.n_train < 0):
+            raise ConfigError(f"n_train must be 0 (all rows) or positive, got {self.n_train!r}")
         _non_negative("lam", self.lam)
         _non_negative("weight_decay", self.weight_decay)
         _positive_ints(self, "epochs")
         _positive_ints_or_none(self, "batch_size")
+        _seed(self.seed)
         _device(self.device)
+        _bayes(self.bayes)
+
+
+def _bayes(value: object) -> None:
+    if not isinstance(value, BayesConfig):
+        raise ConfigError(f"bayes must be a BayesConfig, got {value!r}")
