@@ -45,6 +45,11 @@ def build_bundle(
             f"{name}: features must have shape (n, features), (n, channels, length) or "
             f"(n, channels, height, width); got {x.shape}"
         )
+    if 0 in x.shape[1:]:
+        raise DataError(
+            f"{name}: features have shape {x.shape}, so a sample holds no values; every "
+            "sample needs at least one feature"
+        )
     if len(x) != len(targets.y):
         raise DataError(f"{name}: {len(x)} feature rows but {len(targets.y)} targets")
     _check_features(x, name)
@@ -127,7 +132,7 @@ def _fixed_test_split(
 def _check_features(x: NDArray[np.generic], source: str) -> None:
     if x.dtype.kind not in "biuf":
         raise DataError(f"{source}: features must be numeric, got dtype {x.dtype}")
-    if x.dtype.kind == "f":  # integers cannot be NaN; skip the pass over large images
+    if x.dtype.kind == "f":  # integers cannot be NaN or too large; skip large images
         check_finite_features(x, source=source)
 
 

@@ -14,13 +14,15 @@ from mdlnas.data.bundle import Scaling
 
 # A spread below float32's resolution of the values (or exactly 0) is noise, not signal:
 # such a feature or channel is treated as constant and its std set to 1, so it maps to 0
-# instead of being blown up by a near-zero divisor.
+# instead of being blown up by a near-zero divisor. So is a spread below float32's smallest
+# normal number, which the float32 cast of the std would turn into 0 (division by zero).
 RELATIVE_STD_FLOOR = 1e-6
+ABSOLUTE_STD_FLOOR = float(np.finfo(np.float32).tiny)
 _BLOCK_ROWS = 4096
 
 
 def _safe_std(mean: NDArray[np.float64], std: NDArray[np.float64]) -> NDArray[np.float64]:
-    constant = (std == 0) | (std <= RELATIVE_STD_FLOOR * np.abs(mean))
+    constant = (std < ABSOLUTE_STD_FLOOR) | (std <= RELATIVE_STD_FLOOR * np.abs(mean))
     return np.where(constant, 1.0, std)
 
 
@@ -37,7 +39,8 @@ def _moments(
     squares = np.zeros_like(mean)
     for start in range(0, len(x), _BLOCK_ROWS):
         centred = x[start : start + _BLOCK_ROWS] - shift
-        squares += np.square(centred).sum(axis=axes, dtype=np.float64, keepdims=True)
+        # Square in float64: float32 squares overflow for values beyond about 1e19.
+        squares += np.square(centred, dtype=np.float64).sum(axis=axes, keepdims=True)
     # The float32 shift differs from the float64 mean by rounding; correct for it exactly.
     offset = mean - shift.astype(np.float64)
     count = x.size // mean.size  # values per feature / channel

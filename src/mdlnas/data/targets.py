@@ -15,6 +15,12 @@ from mdlnas.errors import DataError
 # more distinct values (or any fractional value) make the task a regression.
 MAX_INFERRED_CLASSES = 50
 
+# Networks compute in float32. Scaling subtracts a mean, so the difference of two values
+# must fit as well: a round bound below half of float32's largest value (3.4e38), with room
+# for rounding. Larger features or regression targets would silently become infinite (and
+# the network NaN); we refuse them instead.
+MAX_ABS_VALUE = 1e38
+
 
 @dataclass(frozen=True)
 class Targets:
@@ -38,6 +44,10 @@ def encode_targets(raw: NDArray[np.generic], task: TaskOption, *, source: str) -
     """
     if raw.ndim != 1:
         raise DataError(f"{source}: targets must be one value per row, got shape {raw.shape}")
+    if raw.dtype.kind not in "biufUSO":
+        raise DataError(
+            f"{source}: targets must be numbers, booleans or text, got dtype {raw.dtype}"
+        )
     if raw.dtype.kind in "USO":
         empty = [i for i, value in enumerate(raw.tolist()) if not str(value).strip()]
         if empty:
@@ -60,6 +70,7 @@ def encode_targets(raw: NDArray[np.generic], task: TaskOption, *, source: str) -
                 f"{source}: regression needs numeric targets, but the target holds text "
                 f"such as {_first_text(raw)!r}"
             )
+        check_magnitude(numeric, source=source, what="regression targets")
         if np.ptp(numeric) == 0:
             raise DataError(f"{source}: the regression target is constant; nothing to learn")
         return Targets("regression", numeric)
@@ -116,11 +127,28 @@ def _first_text(raw: NDArray[np.generic]) -> str:
 
 
 def check_finite_features(x: NDArray[np.generic], *, source: str) -> None:
-    """Reject NaN / infinite features; a network would silently train on garbage."""
+    """Reject NaN / infinite features, and features too large to compute with in float32
+    (see ``MAX_ABS_VALUE``); a network would silently train on garbage."""
+    usable = np.abs(x) <= MAX_ABS_VALUE  # one pass: False for NaN and infinity too
+    if usable.all():
+        return
     finite = np.isfinite(x)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite.reshape(len(x), -1).all(axis=1))[0])
+    if finite.all():
+        check_magnitude(x, source=source, what="features")
+    row = int(np.flatnonzero(~finite.reshape(len(x), -1).all(axis=1))[0])
+    raise DataError(
+        f"{source}: features hold NaN or infinite values (first at row {row}); "
+        "drop or fill those rows"
+    )
+
+
+def check_magnitude(values: NDArray[np.generic], *, source: str, what: str) -> None:
+    """Reject finite values too large for float32 arithmetic (see ``MAX_ABS_VALUE``)."""
+    too_large = np.abs(values) > MAX_ABS_VALUE
+    if too_large.any():
+        row = int(np.flatnonzero(too_large.reshape(len(values), -1).any(axis=1))[0])
         raise DataError(
-            f"{source}: features hold NaN or infinite values (first at row {row}); "
-            "drop or fill those rows"
+            f"{source}: {what} hold values beyond ±{MAX_ABS_VALUE:g} (first at row {row}), "
+            "too large for the 32-bit floats networks compute in; rescale them (divide by a "
+            "constant or take logarithms)"
         )

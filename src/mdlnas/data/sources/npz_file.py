@@ -40,9 +40,17 @@ def read_npz(file: Path, target_key: str) -> tuple[NDArray[np.generic], NDArray[
             x, y = archive[FEATURES_KEY], archive[target_key]
     except DataError:
         raise
-    except ValueError as error:  # object arrays need pickle
-        raise DataError(f"NPZ file {file}: {error}; store numeric or string arrays") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
+    except MemoryError:  # a (possibly crafted) .npy header declares an enormous array
+        raise DataError(
+            f"cannot read NPZ file {file}: its arrays need more memory than is available"
+        ) from None
+    except ValueError as error:  # object arrays (they need pickle) or a malformed .npy
+        hint = "; store numeric or string arrays" if "pickle" in str(error) else ""
+        raise DataError(f"cannot read NPZ file {file}: {error}{hint}") from None
+    # A file we did not write can fail in the zip layer or numpy's header parser in many
+    # ways (bad CRC, zlib error, unsupported compression, encryption, ...): all mean the
+    # same to the user.
+    except Exception as error:
         raise DataError(f"cannot read NPZ file {file}: {error}") from None
     return _checked(file, x, y, target_key)
 
