@@ -227,7 +227,7 @@ INVALID = {
                           "no reduction layers"),
     "node count mismatch": (lambda d: d["cells"]["normal"].__setitem__("n_nodes", 3),
                             "3 nodes"),
-    "missing field": (lambda d: d.pop("task"), "missing or has a malformed field"),
+    "missing field": (lambda d: d.pop("task"), "field 'task' is missing"),
     "bad task": (lambda d: d.__setitem__("task", "ranking"), "task"),
     "bad output_dim": (lambda d: d.__setitem__("output_dim", 0), "output_dim"),
     "input shape for another dim": (lambda d: d.__setitem__("input_shape", [16]),
@@ -236,7 +236,7 @@ INVALID = {
     "edge not a triple": (_normal_edges([[0, 2]]), r"\[src, dst, op\]"),
     "edge with a boolean": (_normal_edges([[False, 2, "conv_3"]]), r"\[src, dst, op\]"),
     "normal cell missing": (lambda d: d["cells"].__setitem__("normal", None), "'normal' cell"),
-    "cells not an object": (lambda d: d.__setitem__("cells", [1]), "malformed"),
+    "cells not an object": (lambda d: d.__setitem__("cells", [1]), "'cells' must be an object"),
 }
 
 

@@ -9,6 +9,7 @@ and version, and is validated whenever it is made.
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,7 +96,8 @@ class Genotype:
     def from_json(cls, text: str) -> Genotype:
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        # ValueError: also integers too long to convert; RecursionError: absurd nesting.
+        except (ValueError, RecursionError) as exc:
             raise GenotypeError(f"genotype is not valid JSON: {exc}") from None
         return _parse(data)
 
@@ -105,10 +107,15 @@ class Genotype:
         if not p.is_file():
             raise GenotypeError(f"no genotype file at {p}; run `mdlnas search` to make one")
         try:
-            text = p.read_text()
+            text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise GenotypeError(f"cannot read genotype file {p}: {exc}") from None
-        return cls.from_json(text)
+        try:
+            return cls.from_json(text)
+        except GenotypeError as exc:  # name the file: the user has to find and fix it
+            raise GenotypeError(
+                f"{p}: {exc}; repair the file or run `mdlnas search` again"
+            ) from None
 
     def cells(self) -> dict[str, CellGenotype]:
         out = {"normal": self.normal}
@@ -129,12 +136,15 @@ class Genotype:
 # -- validation ------------------------------------------------------------------------
 def validate(g: Genotype) -> None:
     if g.version != VERSION:
-        raise GenotypeError(
-            f"genotype schema version {g.version} is not supported (this mdlnas reads "
-            f"version {VERSION}); re-run the search with this version"
-        )
+        raise GenotypeError(_version_message(g.version))
     if g.task not in ("classification", "regression"):
         raise GenotypeError(f"task must be classification or regression, got {g.task!r}")
+    unknown = [op for op in g.space.ops if op not in OPS]
+    if unknown:
+        raise GenotypeError(
+            f"the space lists unknown op(s) {', '.join(map(repr, unknown))}; "
+            f"valid ops: {', '.join(OPS.names())}"
+        )
     if g.output_dim < 1:
         raise GenotypeError(f"output_dim must be positive, got {g.output_dim}")
     if len(g.input_shape) != g.space.dim + 1 or any(s < 1 for s in g.input_shape):
@@ -150,6 +160,13 @@ def validate(g: Genotype) -> None:
         )
     for kind, cell in g.cells().items():
         _validate_cell(kind, cell, g.space)
+
+
+def _version_message(version: int) -> str:
+    return (
+        f"genotype schema version {version} is not supported (this mdlnas reads version "
+        f"{VERSION}); re-run the search with this version of mdlnas"
+    )
 
 
 def _validate_cell(kind: str, cell: CellGenotype, space: SpaceConfig) -> None:
@@ -195,60 +212,120 @@ def _validate_cell(kind: str, cell: CellGenotype, space: SpaceConfig) -> None:
         raise GenotypeError(f"{kind} cell: the output node {cell.n_nodes} is disconnected")
 
 
+# -- parsing ---------------------------------------------------------------------------
+# JSON is read field by field with strict types: a hand-edited or foreign file fails with
+# the name of the field at fault instead of a numpy / torch error much later.
 def _parse(data: Any) -> Genotype:
     if not isinstance(data, Mapping):
         raise GenotypeError("a genotype must be a JSON object")
     if data.get("schema") != SCHEMA:
         raise GenotypeError(
-            f"not a genotype: expected schema {SCHEMA!r}, found {data.get('schema')!r}"
+            f"not a genotype: expected schema {SCHEMA!r}, found {reprlib.repr(data.get('schema'))}"
         )
+    version = _int(data, "version")
+    if version != VERSION:  # before anything else: another version may be laid out otherwise
+        raise GenotypeError(_version_message(version))
+    cells = _object(data, "cells")
+    normal = _parse_cell(cells, "normal")
+    if normal is None:
+        raise GenotypeError("a genotype needs a 'normal' cell")
+    space = _parse_space(_object(data, "space"))
+    return Genotype(
+        space=space,
+        task=_str(data, "task"),  # type: ignore[arg-type]  # validate() checks the value
+        input_shape=tuple(_int_list(data, "input_shape")),
+        output_dim=_int(data, "output_dim"),
+        normal=normal,
+        reduce=_parse_cell(cells, "reduce"),
+        version=version,
+    )
+
+
+def _parse_space(raw: Mapping[str, Any]) -> SpaceConfig:
+    ops = _list(raw, "ops", "space.")
+    if not all(isinstance(op, str) for op in ops):
+        raise _malformed("space.", "ops", "a list of op names", ops)
     try:
-        version = int(data["version"])
-        space_raw = dict(data["space"])
-        space = SpaceConfig(
-            name=str(space_raw["name"]),
-            dim=int(space_raw["dim"]),
-            ops=tuple(str(o) for o in space_raw["ops"]),
-            n_nodes=int(space_raw["n_nodes"]),
-            layers=int(space_raw["layers"]),
-            channels=int(space_raw["channels"]),
-            reduction_layers=tuple(int(i) for i in space_raw["reduction_layers"]),
-            channel_growth=int(space_raw.get("channel_growth", 2)),
+        return SpaceConfig(
+            name=_str(raw, "name", "space."),
+            dim=_int(raw, "dim", "space."),
+            ops=tuple(ops),
+            n_nodes=_int(raw, "n_nodes", "space."),
+            layers=_int(raw, "layers", "space."),
+            channels=_int(raw, "channels", "space."),
+            reduction_layers=tuple(_int_list(raw, "reduction_layers", "space.")),
+            # Files written before --growth existed used DARTS's doubling.
+            channel_growth=_int(raw, "channel_growth", "space.") if "channel_growth" in raw else 2,
         )
-        cells = data["cells"]
-        normal = _parse_cell(cells["normal"])
-        reduce = _parse_cell(cells["reduce"]) if cells.get("reduce") is not None else None
-        if normal is None:
-            raise GenotypeError("a genotype needs a 'normal' cell")
-        return Genotype(
-            space=space,
-            task=data["task"],
-            input_shape=tuple(int(s) for s in data["input_shape"]),
-            output_dim=int(data["output_dim"]),
-            normal=normal,
-            reduce=reduce,
-            version=version,
-        )
-    except GenotypeError:
-        raise
     except ConfigError as exc:
         raise GenotypeError(f"genotype has an invalid space: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise GenotypeError(f"genotype is missing or has a malformed field: {exc!r}") from None
 
 
-def _parse_cell(raw: Any) -> CellGenotype | None:
-    if raw is None:
+def _parse_cell(cells: Mapping[str, Any], kind: str) -> CellGenotype | None:
+    if cells.get(kind) is None:
         return None
+    raw = _object(cells, kind, "cells.")
+    where = f"cells.{kind}."
     edges = []
-    for item in raw["edges"]:
-        if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 3:
-            raise GenotypeError(f"an edge is [src, dst, op], got {item!r}")
+    for item in _list(raw, "edges", where):
+        if not isinstance(item, list | tuple) or len(item) != 3:
+            raise GenotypeError(f"an edge is [src, dst, op], got {reprlib.repr(item)}")
         src, dst, op = item
-        if isinstance(src, bool) or isinstance(dst, bool) or not isinstance(op, str):
-            raise GenotypeError(f"an edge is [src, dst, op], got {item!r}")
-        edges.append(Edge(int(src), int(dst), op))
-    return CellGenotype(int(raw["n_nodes"]), tuple(edges))
+        if not (_is_int(src) and _is_int(dst) and isinstance(op, str)):
+            raise GenotypeError(f"an edge is [src, dst, op], got {reprlib.repr(item)}")
+        edges.append(Edge(src, dst, op))
+    return CellGenotype(_int(raw, "n_nodes", where), tuple(edges))
+
+
+def _field(raw: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in raw:
+        raise GenotypeError(f"genotype field {where + key!r} is missing")
+    return raw[key]
+
+
+def _malformed(where: str, key: str, expected: str, value: Any) -> GenotypeError:
+    return GenotypeError(
+        f"genotype field {where + key!r} must be {expected}, got {reprlib.repr(value)}"
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(raw: Mapping[str, Any], key: str, where: str = "") -> int:
+    value = _field(raw, key, where)
+    if not _is_int(value):
+        raise _malformed(where, key, "an integer", value)
+    return int(value)
+
+
+def _str(raw: Mapping[str, Any], key: str, where: str = "") -> str:
+    value = _field(raw, key, where)
+    if not isinstance(value, str):
+        raise _malformed(where, key, "a string", value)
+    return value
+
+
+def _object(raw: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+    value = _field(raw, key, where)
+    if not isinstance(value, Mapping):
+        raise _malformed(where, key, "an object", value)
+    return value
+
+
+def _list(raw: Mapping[str, Any], key: str, where: str = "") -> list[Any]:
+    value = _field(raw, key, where)
+    if not isinstance(value, list | tuple):
+        raise _malformed(where, key, "a list", value)
+    return list(value)
+
+
+def _int_list(raw: Mapping[str, Any], key: str, where: str = "") -> list[int]:
+    values = _list(raw, key, where)
+    if not all(_is_int(v) for v in values):
+        raise _malformed(where, key, "a list of integers", values)
+    return values
 
 
 # -- derivation from α -----------------------------------------------------------------
