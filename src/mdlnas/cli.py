@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mdlnas import __version__
 from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
@@ -27,6 +27,20 @@ REFERENCES = {
 }
 
 Formatter = argparse.ArgumentDefaultsHelpFormatter
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is the same one line as every other error (subcommand
+    parsers are made with the parent's class, so they inherit this)."""
+
+    def error(self, message: str) -> NoReturn:
+        _print_error(f"{message} (see `{self.prog} --help`)")
+        raise SystemExit(2)
+
+
+def _print_error(message: str) -> None:
+    # One line whatever the message: some embed multi-line text from other libraries.
+    print(f"mdlnas: error: {' '.join(message.split())}", file=sys.stderr)
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -117,7 +131,7 @@ def _train_changes(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mdlnas",
         description="Build a neural network of optimal complexity for your data: "
         "differentiable architecture search (DARTS) in which every candidate is charged "
@@ -125,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"mdlnas {__version__}")
+    # For commands whose subcommand is missing (`mdlnas reproduce`), which never reach
+    # _add_common.
+    parser.set_defaults(debug=False, json=False, quiet=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser(
@@ -425,16 +442,23 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             device=args.device,
             bayes=bayes,
         ),
-        train=TrainConfig(
+        train=_retraining_config(args, bayes),
+    )
+    result = run_search(run, out, _progress(args))
+    return _after_search(args, out, result)
+
+
+def _retraining_config(args: argparse.Namespace, bayes: BayesConfig) -> TrainConfig:
+    try:
+        return TrainConfig(
             **_train_changes(args, "train_"),
             seed=args.seed,
             device=args.device,
             # retraining describes weights as the search did, unless told to use points
             bayes=replace(bayes, variational=not args.train_deterministic),
-        ),
-    )
-    result = run_search(run, out, _progress(args))
-    return _after_search(args, out, result)
+        )
+    except ConfigError as exc:  # "lr must be positive" alone would point at --w-lr
+        raise ConfigError(f"{exc} (a retraining setting: see the --train-* options)") from None
 
 
 def _after_search(args: argparse.Namespace, out: Path, result: Any) -> dict[str, Any]:
@@ -567,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MdlnasError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"mdlnas: error: {exc}", file=sys.stderr)
+        _print_error(str(exc))
         return 2
     except KeyboardInterrupt:
         print("mdlnas: interrupted", file=sys.stderr)
