@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
@@ -62,6 +63,8 @@ def test_bad_setting_is_a_config_error_naming_it(case: str) -> None:
 
 def test_defaults_and_ordinary_values_still_pass() -> None:
     SearchConfig(lam=0, xi=0.5, w_lr=1e30, grad_clip=1e30, seed=7)  # ints are numbers too
+    # NumPy scalars (a λ from np.linspace, a seed from np.arange) are numbers too.
+    SearchConfig(lam=np.float32(0.5), seed=np.int64(3), max_epochs=np.int64(2))  # type: ignore[arg-type]
     TrainConfig(n_train=0, seed=0, lr=1)
     BayesConfig(prior_std=None, sigma_lr=0.1)
     SpaceConfig("s", 1, ("conv_3", "zero"), layers=3, reduction_layers=(1, 2))

@@ -6,6 +6,7 @@ The CLI and the estimators only build these; library code receives them explicit
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard
 
@@ -17,8 +18,9 @@ DeriveRule = Literal["mdl", "darts"]
 
 def _finite(name: str, value: object) -> float:
     """``value`` as a float, refusing text, booleans, NaN and infinity by name (settings
-    also arrive from hand-edited config.toml files, not only from typed code)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    also arrive from hand-edited config.toml files, not only from typed code). NumPy
+    scalars are numbers too."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
@@ -36,7 +38,8 @@ def _non_negative(name: str, value: object) -> None:
 
 
 def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)  # True is not a count
+    # numbers.Integral admits NumPy integers; True is not a count.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _positive_ints(config: object, *names: str) -> None:
