@@ -68,3 +68,10 @@ def test_defaults_and_ordinary_values_still_pass() -> None:
     TrainConfig(n_train=0, seed=0, lr=1)
     BayesConfig(prior_std=None, sigma_lr=0.1)
     SpaceConfig("s", 1, ("conv_3", "zero"), layers=3, reduction_layers=(1, 2))
+
+
+def test_a_config_whose_table_is_a_number_names_the_table() -> None:
+    from mdlnas.workflow import config_from_tables
+
+    with pytest.raises(ConfigError, match=r"\[data\] must be a table"):
+        config_from_tables({"data": 3})

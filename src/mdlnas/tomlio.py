@@ -71,8 +71,10 @@ def load(path: str | Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc}") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read config file {p} (TOML, UTF-8): {exc}; repair it or write it anew"
+        ) from None
 
 
 def write(path: str | Path, tables: Mapping[str, Any]) -> None:

@@ -23,7 +23,12 @@ from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataBundle, DataConfig, load
 from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError, MdlnasError, SearchError
-from mdlnas.search.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from mdlnas.search.checkpoint import (
+    checkpoint_path,
+    load_checkpoint,
+    load_weights_only,
+    save_checkpoint,
+)
 from mdlnas.search.darts import BilevelSearch, EpochRecord, SearchResult
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
@@ -88,6 +93,9 @@ def config_tables(run: RunConfig) -> dict[str, Any]:
 
 
 def config_from_tables(tables: Mapping[str, Any]) -> RunConfig:
+    for name in ("data", "space", "search", "train"):
+        if name in tables and not isinstance(tables[name], Mapping):
+            raise ConfigError(f"[{name}] must be a table of options, got {tables[name]!r}")
     try:
         data = DataConfig(**_known(DataConfig, tables["data"], "data"))
     except KeyError:
@@ -175,10 +183,10 @@ def run_search(
             f"{out_dir} already holds a search; continue it with `mdlnas search --resume "
             f"{out_dir}`, or give another --out"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = load(run.data)
+    data = load(run.data)  # before making the folder: bad data leaves nothing behind
     space = resolve_space(run, data)
     run = replace(run, space=space)
+    out_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         tomlio.write(out_dir / "config.toml", config_tables(run))
     cfg = run.search
@@ -311,12 +319,19 @@ def load_model(run_dir: Path, device: str = "auto") -> DerivedNetwork:
     if not path.is_file():
         raise MdlnasError(f"{run_dir} has no trained model; run `mdlnas train {run_dir}` first")
     target = resolve_device(device)
-    try:
-        payload = torch.load(path, map_location=target, weights_only=True)
-    except Exception as exc:  # any unreadable or unsafe file: refuse it with one message
-        raise MdlnasError(f"cannot load {path} safely: {exc}") from None
+    remedy = f"retrain it with `mdlnas train {run_dir}`"
+    payload = load_weights_only(path, target, what=str(path), remedy=remedy)
     model = DerivedNetwork(genotype, run.train.bayes).to(target)
-    model.load_state_dict(payload["state_dict"])
+    state = payload.get("state_dict") if isinstance(payload, dict) else None
+    if not isinstance(state, dict):
+        raise MdlnasError(f"{path} is not a model written by mdlnas (no state_dict); {remedy}")
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise MdlnasError(
+            f"{path} does not fit the run's genotype ({first}); {remedy}"
+        ) from None
     model.eval()
     return model
 

@@ -289,7 +289,8 @@ def test_evaluate_without_a_trained_model(
 
 def test_evaluate_a_damaged_model_file(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (run_dir / "model.pt").write_bytes(b"PK\x03\x04 this is not a model")
-    fails_cleanly(capsys, ["evaluate", str(run_dir)], f"cannot load {run_dir / 'model.pt'} safely")
+    fails_cleanly(capsys, ["evaluate", str(run_dir)], f"cannot load {run_dir / 'model.pt'}",
+                  "damaged", f"mdlnas train {run_dir}")
 
 
 # -- safe loading -----------------------------------------------------------------------------
@@ -327,8 +328,6 @@ def test_the_payload_does_run_code_when_unpickled_unsafely(tmp_path: Path) -> No
 
 
 # -- known gaps, in files another change owns ------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="workflow.load_model indexes payload['state_dict'] and "
-                   "calls load_state_dict unguarded: KeyError / RuntimeError escape")
 @pytest.mark.parametrize(
     "payload",
     [{"weights": torch.zeros(3)}, [1, 2], {"state_dict": {"x": torch.zeros(2)}}],
@@ -341,16 +340,12 @@ def test_evaluate_a_model_file_of_the_wrong_shape(
     fails_cleanly(capsys, ["evaluate", str(run_dir)], "model.pt")
 
 
-@pytest.mark.xfail(strict=True, reason="workflow.load_model passes torch's own text on, which "
-                   "suggests weights_only=False (the unsafe way) instead of retraining")
 def test_the_refusal_says_what_to_do(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     torch.save({"state_dict": _Payload(run_dir / "marker")}, run_dir / "model.pt")
     line = fails_cleanly(capsys, ["evaluate", str(run_dir)], f"mdlnas train {run_dir}")
     assert "weights_only" not in line
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="tomlio.load lets tomllib's UnicodeDecodeError escape")
 def test_run_dir_with_a_config_that_is_not_utf8(
     run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

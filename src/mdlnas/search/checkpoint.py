@@ -9,6 +9,7 @@ one. Loading uses ``weights_only=True``: a file crafted to run code is refused.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,37 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def load_weights_only(path: Path, device: torch.device | str, what: str, remedy: str) -> Any:
+    """``torch.load`` that never unpickles code; every failure is one clear SearchError.
+
+    torch's own message for a refused file suggests ``weights_only=False``, the unsafe way
+    round; ours says the file was not written by mdlnas (damaged, or made to run code)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise SearchError(
+            f"cannot load {what} safely: it holds objects other than tensors and plain "
+            f"values, so it is damaged or was not written by mdlnas (it may be made to run "
+            f"code, which mdlnas never does); {remedy}"
+        ) from None
+    except Exception as exc:  # unreadable or truncated
+        reason = str(exc).split(". ")[0]  # torch's first sentence says what broke
+        raise SearchError(
+            f"cannot load {what}: it is damaged or unreadable ({reason}); {remedy}"
+        ) from None
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SearchError(
             f"no checkpoint at {path}; a search writes one after its first epoch, so this "
             "run has nothing to resume: start it again with `mdlnas search`"
         )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable, truncated or unsafe: refuse it with one message
-        raise SearchError(f"cannot load the checkpoint {path} safely: {exc}") from None
+    payload = load_weights_only(
+        path, "cpu",
+        what=f"the checkpoint {path}",
+        remedy="start the search again with `mdlnas search` (a fresh --out)",
+    )
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise SearchError(f"{path} is not an mdlnas search checkpoint")
     if payload.get("version") != VERSION:
