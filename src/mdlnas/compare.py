@@ -14,6 +14,7 @@ training settings (and seed) as every other, and tested once. The output directo
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from mdlnas.config import SearchConfig, TrainConfig
 from mdlnas.data import DataConfig, load
 from mdlnas.errors import ConfigError
 from mdlnas.report.pareto import plot_pareto
+from mdlnas.report.progress import eta
 from mdlnas.space.presets import SpaceOverrides, make_space, space_for
 from mdlnas.strategies import (
     STRATEGIES,
@@ -75,14 +77,16 @@ def run_compare(config: CompareConfig, out_dir: Path, progress: Progress = _sile
     (out_dir / "genotypes").mkdir(exist_ok=True)
     settings = StrategySettings(evaluator=config.evaluator, search=config.search)
     rows: list[Row] = []
+    total = config.seeds * len(config.strategies)
+    started = time.perf_counter()
     for k in range(config.seeds):
         seed = config.data.seed + k
         data = load(replace(config.data, seed=seed))
         space = make_space(config.space_name or space_for(data.modality), config.overrides)
         problem = Problem(data, space, seed)
         for name in config.strategies:
-            progress(f"seed {seed}: {name} searches {data.name} in space {space.name} "
-                     f"({config.budget.describe()})")
+            progress(f"[{len(rows) + 1}/{total}] seed {seed}: {name} searches {data.name} "
+                     f"in space {space.name} ({config.budget.describe()})")
             found = make_strategy(name, settings).run(problem, config.budget)
             found.genotype.save(out_dir / "genotypes" / f"{name}-seed{seed}.json")
             trained = retrain(found.genotype, data, replace(config.train, seed=seed))
@@ -100,9 +104,11 @@ def run_compare(config: CompareConfig, out_dir: Path, progress: Progress = _sile
                 "train_seconds": round(trained.train_seconds, 3),
             })
             write_rows(out_dir / "compare.csv", rows)
-            progress(f"seed {seed}: {name} found {tested['params']:,} weights, "
-                     f"{metric.removeprefix('test_')} {tested[metric]:.4f} in "
-                     f"{found.search_seconds:.1f} s of search")
+            progress(f"[{len(rows)}/{total}] seed {seed}: {name} found {tested['params']:,} "
+                     f"weights, {metric.removeprefix('test_')} {tested[metric]:.4f}, test NLL "
+                     f"{tested['test_nll']:.4f}, DL {tested['description_length_bits']:,.0f} "
+                     f"bits in {found.search_seconds:.1f} s of search; ETA "
+                     f"{eta(len(rows), total, time.perf_counter() - started)}")
     title = f"{config.data.name}, {config.budget.describe()} per strategy"
     draw_pareto(rows, out_dir / "pareto.png", title)
     return rows

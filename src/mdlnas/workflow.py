@@ -2,8 +2,9 @@
 
 The CLI and the scikit-learn estimators call these functions; they only build configs.
 A run directory holds ``config.toml`` (everything needed to repeat or continue the run),
-``genotype.json``, ``summary.json``, ``history.csv`` and, after retraining, ``model.pt``
-and ``eval.json``.
+``genotype.json``, ``summary.json``, ``metrics.csv`` and ``alphas.csv`` (per epoch, see
+:mod:`mdlnas.report.run_files`), ``checkpoints/`` and, after retraining, ``model.pt``,
+``eval.json`` and ``train_history.csv``; ``plots/`` is drawn by :mod:`mdlnas.report`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -23,20 +24,31 @@ from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataBundle, DataConfig, load
 from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError, MdlnasError, SearchError
+from mdlnas.report.progress import eta
+from mdlnas.report.run_files import (
+    ALPHA_COLUMNS,
+    ALPHAS_FILE,
+    METRICS_FILE,
+    alpha_rows,
+    metrics_rows,
+    read_alpha_rows,
+    write_rows,
+)
 from mdlnas.search.checkpoint import (
     checkpoint_path,
     load_checkpoint,
     load_weights_only,
     save_checkpoint,
 )
-from mdlnas.search.darts import BilevelSearch, EpochRecord, SearchResult
+from mdlnas.search.darts import BilevelSearch, EpochCallback, EpochRecord, SearchResult
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
-from mdlnas.space.presets import SpaceOverrides, check_ops, make_space, space_for
+from mdlnas.space.presets import SPACES, SpaceOverrides, check_ops, make_space, space_for
 from mdlnas.train.prune import prune_by_snr
 from mdlnas.train.retrain import evaluate, retrain
 
 Progress = Callable[[str], None]
+TrainCallback = Callable[[dict[str, float]], None]
 
 
 def _silent(_: str) -> None:
@@ -81,15 +93,24 @@ def _known(cls: type, table: Mapping[str, Any], where: str) -> dict[str, Any]:
     return dict(table)
 
 
+# A [space] table either describes a space completely (it has ``dim``; run directories
+# save it so) or picks a preset by ``name`` and changes some of its settings (these keys,
+# which are SpaceOverrides' fields and SpaceConfig's names for them).
+PRESET_KEYS = ("name", *(f.name for f in fields(SpaceOverrides)))
+
+
 def config_tables(run: RunConfig) -> dict[str, Any]:
+    """The run as TOML tables: [data], [space], [search] (+ [search.bayes]), [train]
+    (+ [train.bayes]). Unset options are ``None``; tomlio writes them commented out."""
     search = asdict(run.search)
     search["bayes"] = _bayes_table(run.search.bayes)
     train = asdict(run.train)
     train["bayes"] = _bayes_table(run.train.bayes)
-    tables: dict[str, Any] = {"data": asdict(run.data), "search": search, "train": train}
     if run.space is not None:
-        tables["space"] = asdict(run.space)
-    return tables
+        space = asdict(run.space)
+    else:
+        space = {"name": run.space_name, **asdict(run.overrides)}
+    return {"data": asdict(run.data), "space": space, "search": search, "train": train}
 
 
 def config_from_tables(tables: Mapping[str, Any]) -> RunConfig:
@@ -100,20 +121,45 @@ def config_from_tables(tables: Mapping[str, Any]) -> RunConfig:
         data = DataConfig(**_known(DataConfig, tables["data"], "data"))
     except KeyError:
         raise ConfigError("the config has no [data] table naming the dataset") from None
-    space = None
-    if "space" in tables:
-        raw = _known(SpaceConfig, tables["space"], "space")
-        for key in ("ops", "reduction_layers"):
-            if key in raw:
-                raw[key] = tuple(raw[key])
-        space = SpaceConfig(**raw)
+    space, space_name, overrides = _space_from(tables.get("space", {}))
     search_raw = dict(tables.get("search", {}))
     search_bayes = _bayes_from(search_raw.pop("bayes", {}))
     search = SearchConfig(**_known(SearchConfig, search_raw, "search"), bayes=search_bayes)
     train_raw = dict(tables.get("train", {}))
-    train_bayes = _bayes_from(train_raw.pop("bayes", {}))
-    train = TrainConfig(**_known(TrainConfig, train_raw, "train"), bayes=train_bayes)
-    return RunConfig(data=data, space=space, search=search, train=train)
+    try:
+        train_bayes = _bayes_from(train_raw.pop("bayes", {}))
+        train = TrainConfig(**_known(TrainConfig, train_raw, "train"), bayes=train_bayes)
+    except ConfigError as exc:  # "lr must be positive" alone would point at the search's
+        raise ConfigError(
+            f"{exc} (a retraining setting: see the --train-* options, or [train] in a "
+            "config file)"
+        ) from None
+    return RunConfig(data=data, space=space, space_name=space_name, overrides=overrides,
+                     search=search, train=train)
+
+
+def _space_from(
+    table: Mapping[str, Any],
+) -> tuple[SpaceConfig | None, str | None, SpaceOverrides]:
+    """(complete space, preset name, overrides) of a [space] table; see PRESET_KEYS."""
+    raw = dict(table)
+    for key in ("ops", "reduction_layers"):
+        if isinstance(raw.get(key), list):
+            raw[key] = tuple(raw[key])
+    if "dim" in raw:
+        return SpaceConfig(**_known(SpaceConfig, raw, "space")), None, SpaceOverrides()
+    unknown = sorted(set(raw) - set(PRESET_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} in [space]; a preset takes "
+            f"{', '.join(PRESET_KEYS)} (a complete space also needs dim)"
+        )
+    name = raw.pop("name", None)
+    if name is not None:
+        if not isinstance(name, str):
+            raise ConfigError(f"[space] name must be a search space's name, got {name!r}")
+        SPACES.get(name)  # an unknown name fails now, listing the valid ones
+    return None, name, SpaceOverrides(**raw)
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
@@ -158,22 +204,21 @@ def _write_history(path: Path, rows: list[dict[str, float]]) -> None:
         writer.writerows(rows)
 
 
-def _eta(done: int, total: int, seconds: float) -> str:
-    if done == 0:
-        return "?"
-    remaining = seconds / done * (total - done)
-    return f"{int(remaining // 60)}m{int(remaining % 60):02d}s"
-
-
 # -- search ----------------------------------------------------------------------------
 def run_search(
-    run: RunConfig, out_dir: Path, progress: Progress = _silent, resume: bool = False
+    run: RunConfig,
+    out_dir: Path,
+    progress: Progress = _silent,
+    resume: bool = False,
+    callbacks: Sequence[EpochCallback] = (),
 ) -> SearchResult:
     """Load the data, search, and write the run directory (without retraining).
 
     A checkpoint is written after every epoch; with ``resume`` the search continues from
     the run directory's checkpoint (``run`` is then the configuration saved there, see
-    :func:`load_run_config`) and ends as an uninterrupted run would have.
+    :func:`load_run_config`) and ends as an uninterrupted run would have. Every epoch
+    rewrites ``metrics.csv`` and ``alphas.csv`` and then calls each of ``callbacks``
+    (e.g. a TensorBoard writer) with the epoch's record and the search state.
     """
     ckpt = checkpoint_path(out_dir)
     if resume:
@@ -191,10 +236,14 @@ def run_search(
         tomlio.write(out_dir / "config.toml", config_tables(run))
     cfg = run.search
     state = BilevelSearch(data, space, cfg)
+    alphas_path = out_dir / ALPHAS_FILE
     if resume:
         state.load_state_dict(checkpoint)
+        # Rows after the checkpoint's epoch are dropped: the search repeats those epochs.
+        gamma_rows = read_alpha_rows(alphas_path, up_to_epoch=state.epoch)
         progress(f"resuming {out_dir} after epoch {state.epoch} of at most {cfg.max_epochs}")
     else:
+        gamma_rows = alpha_rows(0, state.gammas(), space.ops, space.n_nodes)
         progress(
             f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in "
             f"space {space.name}: λ={cfg.lam} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
@@ -207,7 +256,7 @@ def run_search(
             f"val NLL {record.val_nll:.4f}  val {_metric_label(data)} {record.val_metric:.4f}  "
             f"DL {record.description_length_bits:,.0f} bits  H(α) {record.alpha_entropy:.3f}  "
             f"Δw {record.weight_change:.2e} Δα {record.alpha_change:.2e}  "
-            f"ETA {_eta(record.epoch, cfg.max_epochs, state.seconds)}"
+            f"ETA {eta(record.epoch, cfg.max_epochs, state.seconds)}"
         )
 
     while not state.finished:
@@ -217,12 +266,19 @@ def run_search(
             kept = (f"the checkpoint of epoch {state.epoch} is kept in {ckpt}"
                     if state.epoch else "no epoch had finished, so there is no checkpoint")
             raise SearchError(f"{exc}; {kept}") from None
+        gamma_rows += alpha_rows(record.epoch, state.gammas(), space.ops, space.n_nodes)
+        # alphas.csv before the checkpoint: killed in between, the resumed search drops
+        # the extra epoch's rows and writes them again, so no epoch goes missing.
+        write_rows(alphas_path, gamma_rows, ALPHA_COLUMNS)
         save_checkpoint(ckpt, state.state_dict())
-        _write_history(out_dir / "history.csv", [r.to_dict() for r in state.history])
+        write_rows(out_dir / METRICS_FILE,
+                   metrics_rows((r.to_dict() for r in state.history), cfg))
         report(record)
+        for callback in callbacks:
+            callback(record, state)
     result = state.result()
     result.genotype.save(out_dir / "genotype.json")
-    _write_history(out_dir / "history.csv", [r.to_dict() for r in result.history])
+    write_rows(out_dir / METRICS_FILE, metrics_rows((r.to_dict() for r in result.history), cfg))
     genotype_params = count_weights(DerivedNetwork(result.genotype, cfg.bayes))
     summary = {
         "dataset": data.name,
@@ -258,9 +314,10 @@ def run_train(
     train: TrainConfig | None = None,
     prune_snr: float | None = None,
     progress: Progress = _silent,
+    callbacks: Sequence[TrainCallback] = (),
 ) -> dict[str, Any]:
     """Retrain the run's genotype from scratch, evaluate once on the test part and write
-    ``model.pt`` and ``eval.json``."""
+    ``model.pt`` and ``eval.json``; ``callbacks`` get every epoch's record."""
     run = load_run_config(run_dir)
     if train is not None:
         run = replace(run, train=train)
@@ -279,10 +336,10 @@ def run_train(
         progress(
             f"epoch {done:3d}/{cfg.epochs}  train loss {record['train_loss']:.4f}  "
             f"val NLL {record['val_nll']:.4f}  val {_metric_label(data)} "
-            f"{record['val_metric']:.4f}  ETA {_eta(done, cfg.epochs, time.perf_counter() - start)}"
+            f"{record['val_metric']:.4f}  ETA {eta(done, cfg.epochs, time.perf_counter() - start)}"
         )
 
-    result = retrain(genotype, data, cfg, callbacks=[report])
+    result = retrain(genotype, data, cfg, callbacks=[report, *callbacks])
     _write_history(run_dir / "train_history.csv", result.history)
     metrics = evaluate(result.model, data)
     metrics["train_seconds"] = round(result.train_seconds, 3)

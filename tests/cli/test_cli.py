@@ -78,7 +78,7 @@ def test_search_train_evaluate_end_to_end(
     assert 0.0 <= evaluation["test_accuracy"] <= 1.0
     assert evaluation["params"] == summary["genotype_params"]
     assert evaluation["flops"] > 0
-    assert (out / "model.pt").is_file() and (out / "history.csv").is_file()
+    assert (out / "model.pt").is_file() and (out / "metrics.csv").is_file()
 
     # re-evaluating the saved model reproduces the test scores exactly
     assert main(["evaluate", str(out), "--json"]) == 0

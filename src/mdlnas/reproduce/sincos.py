@@ -57,6 +57,7 @@ from torch import Tensor
 
 from mdlnas.config import HypergradientMethod
 from mdlnas.errors import ConfigError, SearchError
+from mdlnas.report.progress import eta
 from mdlnas.report.sincos_plot import Landscape, plot_sincos
 from mdlnas.search.hypergradient import Objective, hypergradient
 from mdlnas.search.stopping import ChangeMonitor, relative_change
@@ -325,7 +326,7 @@ def run_sincos(
     data = make_data(config)
     trajectories: list[Trajectory] = []
     started = time.perf_counter()
-    for xi in config.xis:
+    for done, xi in enumerate(config.xis, start=1):
         run_started = time.perf_counter()
         trajectory = descend(config, data, xi)
         trajectories.append(trajectory)
@@ -335,7 +336,8 @@ def run_sincos(
             f"{'' if trajectory.converged else ' (max_steps, not converged)'}, "
             f"alpha=({a0:.4f}, {a1:.4f}), w=({w0:.4f}, {w1:.4f}), "
             f"val_loss={trajectory.val_loss[-1]:.5f} "
-            f"[{time.perf_counter() - run_started:.2f}s]"
+            f"[{time.perf_counter() - run_started:.2f}s; {done}/{len(config.xis)} ξ, ETA "
+            f"{eta(done, len(config.xis), time.perf_counter() - started)}]"
         )
 
     summary = _summary(config, trajectories, time.perf_counter() - started)

@@ -91,6 +91,16 @@ def alpha_entropy(gammas: dict[str, torch.Tensor]) -> float:
     return float(-(rows * rows.clamp_min(1e-12).log()).sum(-1).mean())
 
 
+def lam_in_epoch(config: SearchConfig, epoch: int) -> float:
+    """The complexity weight used in 1-based ``epoch``: during the warm-up it rises
+    linearly from 0, so that the description length of weights that have not learnt
+    anything yet does not decide the architecture."""
+    done = epoch - 1
+    if done < config.warmup_epochs:
+        return config.lam * done / config.warmup_epochs
+    return config.lam
+
+
 class BilevelSearch:
     """The search's whole state, stepped one epoch at a time (so it can be checkpointed)."""
 
@@ -136,9 +146,7 @@ class BilevelSearch:
     @property
     def lam(self) -> float:
         """The complexity weight of the current epoch (it ramps up during warm-up)."""
-        if self.warming_up:
-            return self.config.lam * self.epoch / self.config.warmup_epochs
-        return self.config.lam
+        return lam_in_epoch(self.config, self.epoch + 1)
 
     def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
