@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mdlnas import __version__
+from mdlnas.cli_options import given_options
 from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
+from mdlnas.config_file import DEFAULT_DATA
 from mdlnas.data import DataConfig, dataset_names
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.space.ops import OPS
-from mdlnas.space.presets import SPACES, SpaceOverrides
-
-DEFAULT_DATA = "mnist1d"
+from mdlnas.space.presets import SPACES
 
 # Reported in Greydanus & Kobak's MNIST-1D paper (default 4,000 / 1,000 split).
 REFERENCES = {
@@ -149,9 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=Formatter,
         help="search an architecture, then retrain and test it",
         description="Search an architecture for a dataset, write the run directory "
-        "(config.toml, genotype.json, summary.json, history.csv), then retrain the found "
-        "network from scratch and test it once (eval.json, model.pt) unless --search-only. "
-        "With no options it searches MNIST-1D in the conv1d space.",
+        "(config.toml, genotype.json, summary.json, metrics.csv, alphas.csv, checkpoints/, "
+        "plots/), then retrain the found network from scratch and test it once (eval.json, "
+        "model.pt) unless --search-only. With no options it searches MNIST-1D in the conv1d "
+        "space. Settings come from the defaults, then --config FILE, then the options typed "
+        "here.",
     )
     search_defaults = SearchConfig()
     bayes_defaults = BayesConfig()
@@ -275,6 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
         "with the options saved there",
     )
     _add_train_options(s, prefix="train-")
+    s.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file of settings (`mdlnas config --defaults` prints a complete one); "
+        "options typed on the command line override it",
+    )
+    s.add_argument("--no-plots", action="store_true", help="do not draw DIR/plots at the end")
+    _add_tensorboard(s)
     _add_common(s)
 
     t = sub.add_parser(
@@ -292,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="after training, remove weights with |μ|/σ below this (Graves 2011)",
     )
     t.add_argument("--seed", type=int, help="seed of the initialisation (default: the run's seed)")
+    _add_tensorboard(t)
     _add_common(t)
 
     e = sub.add_parser(
@@ -331,7 +343,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(ls)
     _add_compare_parser(sub)
+    _add_run_dir_parsers(sub)
     return parser
+
+
+def _add_tensorboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log every epoch to DIR/tensorboard (needs pip install tensorboard)",
+    )
+
+
+def _add_run_dir_parsers(sub: Any) -> None:
+    co = sub.add_parser(
+        "config",
+        formatter_class=Formatter,
+        help="print a complete, commented config file",
+        description="Print a TOML config file for `mdlnas search --config`: with --defaults "
+        "every setting at its default, or FILE (a config file or a run's config.toml) with "
+        "every setting it leaves out filled in. Each option has a comment saying what it is.",
+    )
+    co.add_argument("file", type=Path, nargs="?", help="a config file to complete")
+    co.add_argument("--defaults", action="store_true", help="print the defaults")
+    co.add_argument("--json", action="store_true", help="print the tables as one JSON object")
+    co.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+    sh = sub.add_parser(
+        "show",
+        formatter_class=Formatter,
+        help="summarise a run directory and draw its plots",
+        description="Print what a run directory holds: data, space, search, test scores, "
+        "the genotype (or, for a `mdlnas compare` directory, its table). With --plots, "
+        "(re)draw DIR/plots: γ of every edge over the epochs, loss and description-length "
+        "curves, the derived cells (or the Pareto picture of a comparison).",
+    )
+    sh.add_argument("run_dir", type=Path, help="a run directory (or a compare --out)")
+    sh.add_argument("--plots", action="store_true", help="(re)draw the pictures in DIR/plots")
+    sh.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    sh.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    sh.add_argument("--debug", action="store_true", help="show tracebacks of errors")
 
 
 def _add_compare_parser(sub: Any) -> None:
@@ -383,16 +434,12 @@ def _progress(args: argparse.Namespace) -> Any:
 
 
 # What may accompany --resume: everything else comes from the run's config.toml.
-RESUME_OPTIONS = {"command", "resume", "search_only", "device", "quiet", "json", "debug"}
+RESUME_OPTIONS = {"command", "resume", "search_only", "device", "quiet", "json", "debug",
+                  "no_plots", "tensorboard"}
 
 
 def _check_resume(args: argparse.Namespace) -> None:
-    defaults = vars(build_parser().parse_args(["search"]))
-    given = sorted(
-        "--" + name.replace("_", "-")
-        for name, value in vars(args).items()
-        if name not in RESUME_OPTIONS and value != defaults.get(name)
-    )
+    given = sorted("--" + name.replace("_", "-") for name in args.given - RESUME_OPTIONS)
     if given:
         raise ConfigError(
             f"--resume continues a run with the options saved in {args.resume}/config.toml; "
@@ -401,7 +448,9 @@ def _check_resume(args: argparse.Namespace) -> None:
 
 
 def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.workflow import RunConfig, load_run_config, run_search
+    from mdlnas.cli_options import search_run_config
+    from mdlnas.config_file import load_config_file
+    from mdlnas.workflow import load_run_config
 
     if args.resume is not None:
         _check_resume(args)
@@ -409,59 +458,42 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
         if args.device != "auto":  # a run may move between machines
             saved = replace(saved, search=replace(saved.search, device=args.device),
                             train=replace(saved.train, device=args.device))
-        result = run_search(saved, args.resume, _progress(args), resume=True)
-        return _after_search(args, args.resume, result)
-    out = args.out or Path("runs") / f"{Path(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    bayes = BayesConfig(
-        variational=not args.deterministic, prior_std=args.prior_std, init_sigma=args.init_sigma,
-        sigma_lr=args.sigma_lr,
-    )
-    run = RunConfig(
-        data=DataConfig(
-            name=args.data,
-            target=args.target,
-            seed=args.seed,
-            data_dir=args.data_dir,
-            n_train=args.n_train,
-        ),
-        space_name=args.space,
-        overrides=SpaceOverrides(args.nodes, args.layers, args.channels, args.ops, args.growth),
-        search=SearchConfig(
-            lam=args.lam,
-            xi=args.xi,
-            hypergradient=args.hypergradient,
-            max_epochs=args.epochs,
-            warmup_epochs=args.warmup,
-            tol=args.tol,
-            patience=args.patience,
-            batch_size=args.batch_size,
-            w_lr=args.w_lr,
-            alpha_lr=args.alpha_lr,
-            derive=args.derive,
-            seed=args.seed,
-            device=args.device,
-            bayes=bayes,
-        ),
-        train=_retraining_config(args, bayes),
-    )
-    result = run_search(run, out, _progress(args))
-    return _after_search(args, out, result)
+        return _search_and_retrain(args, saved, args.resume, resume=True)
+    file_tables = load_config_file(args.config) if args.config is not None else None
+    run = search_run_config(args, args.given, file_tables)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("runs") / f"{Path(run.data.name).stem}-{stamp}"
+    return _search_and_retrain(args, run, out, resume=False)
 
 
-def _retraining_config(args: argparse.Namespace, bayes: BayesConfig) -> TrainConfig:
+def _tensorboard(args: argparse.Namespace, run_dir: Path) -> Any:
+    """A TensorBoard logger for ``--tensorboard`` (None without): made before any work, so
+    that a missing tensorboard package fails at once."""
+    if not args.tensorboard:
+        return None
+    from mdlnas.report.tensorboard_log import TensorBoardLogger
+
+    return TensorBoardLogger(run_dir)
+
+
+def _search_and_retrain(
+    args: argparse.Namespace, run: Any, out: Path, resume: bool
+) -> dict[str, Any]:
+    from mdlnas.workflow import run_search
+
+    tensorboard = _tensorboard(args, out)
     try:
-        return TrainConfig(
-            **_train_changes(args, "train_"),
-            seed=args.seed,
-            device=args.device,
-            # retraining describes weights as the search did, unless told to use points
-            bayes=replace(bayes, variational=not args.train_deterministic),
-        )
-    except ConfigError as exc:  # "lr must be positive" alone would point at --w-lr
-        raise ConfigError(f"{exc} (a retraining setting: see the --train-* options)") from None
+        callbacks = [tensorboard.search_epoch] if tensorboard else []
+        result = run_search(run, out, _progress(args), resume=resume, callbacks=callbacks)
+        return _after_search(args, out, result, tensorboard)
+    finally:
+        if tensorboard:
+            tensorboard.close()
 
 
-def _after_search(args: argparse.Namespace, out: Path, result: Any) -> dict[str, Any]:
+def _after_search(
+    args: argparse.Namespace, out: Path, result: Any, tensorboard: Any = None
+) -> dict[str, Any]:
     from mdlnas.workflow import read_json, run_train
 
     progress = _progress(args)
@@ -469,8 +501,14 @@ def _after_search(args: argparse.Namespace, out: Path, result: Any) -> dict[str,
     summary["run_dir"] = str(out)
     if not args.quiet:
         print(result.genotype.describe(), file=sys.stderr)
+    if not args.no_plots:
+        from mdlnas.report.run_plots import draw_run_plots
+
+        drawn = draw_run_plots(out)
+        progress(f"plots: {', '.join(p.name for p in drawn)} in {out / 'plots'}")
     if not args.search_only:
-        summary["eval"] = run_train(out, progress=progress)
+        callbacks = [tensorboard.train_epoch] if tensorboard else []
+        summary["eval"] = run_train(out, progress=progress, callbacks=callbacks)
     if not args.json and not args.quiet:
         _print_table(summary)
     return summary
@@ -509,7 +547,13 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     train = replace(saved, **_train_changes(args, ""), seed=seed, device=args.device)
     if args.deterministic:
         train = replace(train, bayes=replace(train.bayes, variational=False))
-    return run_train(args.run_dir, train, args.prune_snr, _progress(args))
+    tensorboard = _tensorboard(args, args.run_dir)
+    try:
+        callbacks = [tensorboard.train_epoch] if tensorboard else []
+        return run_train(args.run_dir, train, args.prune_snr, _progress(args), callbacks)
+    finally:
+        if tensorboard:
+            tensorboard.close()
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -541,6 +585,37 @@ def _cmd_list(args: argparse.Namespace) -> dict[str, Any]:
         print("spaces:  ", ", ".join(listing["spaces"]))
         print("ops:     ", ", ".join(OPS.names()))
     return listing
+
+
+def _cmd_config(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.cli_options import search_run_config
+    from mdlnas.config_file import config_text, default_run_config, load_config_file
+    from mdlnas.workflow import config_tables
+
+    if args.defaults == (args.file is not None):
+        raise ConfigError("give --defaults, or FILE to complete: `mdlnas config --defaults "
+                          "> my.toml`, `mdlnas config my.toml`")
+    if args.defaults:
+        run, header = default_run_config(), None
+    else:
+        run = search_run_config(args, frozenset(), load_config_file(args.file))
+        header = f"{args.file}, with every setting it leaves out at its default."
+    if not args.json:
+        print(config_text(run) if header is None else config_text(run, header), end="")
+    return config_tables(run)
+
+
+def _cmd_show(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.show import draw_plots, format_overview, run_overview
+
+    overview = run_overview(args.run_dir)
+    if args.plots:
+        overview["plots"] = [str(path) for path in draw_plots(args.run_dir)]
+    if not args.json and not args.quiet:
+        print(format_overview(overview))
+        if args.plots:
+            print(f"plots: {', '.join(overview['plots']) or 'none'}")
+    return overview
 
 
 def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
@@ -577,12 +652,16 @@ COMMANDS = {
     "reproduce": _cmd_reproduce,
     "list": _cmd_list,
     "compare": _cmd_compare,
+    "config": _cmd_config,
+    "show": _cmd_show,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Which options were typed (not left at their defaults): they override a config file.
+    args.given = given_options(build_parser(), sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help()
         return 2

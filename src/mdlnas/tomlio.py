@@ -38,14 +38,18 @@ def _value(v: Any) -> str:
 
 
 def dumps(tables: Mapping[str, Any], comments: Mapping[str, str] | None = None) -> str:
-    """TOML text of nested mappings; ``None`` values are left out (TOML has no null) and
-    ``comments`` maps ``"table.key"`` to a comment written above that key."""
+    """TOML text of nested mappings; ``None`` values are written as commented-out keys
+    (TOML has no null) and ``comments`` maps ``"table.key"`` to a comment written above
+    that key, and ``"table"`` to one written above the table's header."""
     comments = comments or {}
     lines: list[str] = []
 
     def table(prefix: str, body: Mapping[str, Any]) -> None:
         scalars = {k: v for k, v in body.items() if not isinstance(v, Mapping)}
         if prefix:
+            note = comments.get(prefix)
+            if note:
+                lines.extend(f"# {line}" for line in note.splitlines())
             lines.append(f"[{prefix}]")
         for key, v in scalars.items():
             note = comments.get(f"{prefix}.{key}" if prefix else key)
