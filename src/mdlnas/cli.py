@@ -344,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(ls)
     _add_compare_parser(sub)
     _add_run_dir_parsers(sub)
+    _add_serving_parsers(sub)
     return parser
 
 
@@ -424,6 +425,39 @@ def _add_compare_parser(sub: Any) -> None:
                    help="epochs of retraining every found network")
     c.add_argument("--out", type=Path, required=True, help="output directory")
     _add_common(c)
+
+
+def _add_serving_parsers(sub: Any) -> None:
+    x = sub.add_parser(
+        "export",
+        formatter_class=Formatter,
+        help="export a run's trained network (torch.export or ONNX)",
+        description="Export the trained network of a run directory with its input scaling, "
+        "in evaluation mode (posterior means): raw features in, class probabilities or "
+        "predictions in the target's units out. torch: a torch.export program (.pt2, load "
+        "with torch.export.load); onnx: an ONNX graph (needs pip install 'mdlnas[export]'). "
+        "FILE.json beside it records the input shape and the class order. See docs/API.md.",
+    )
+    x.add_argument("run_dir", type=Path, help="a run directory with a trained model")
+    x.add_argument("--format", choices=("torch", "onnx"), default="torch", help="file format")
+    x.add_argument("--out", type=Path, metavar="FILE",
+                   help="output file (unset: DIR/model.pt2 or DIR/model.onnx)")
+    _add_common(x)
+
+    pr = sub.add_parser(
+        "predict",
+        formatter_class=Formatter,
+        help="predict the rows of a CSV / NPZ file with a run's trained network",
+        description="Scale the rows of FILE as the run's training did and predict them with "
+        "its trained network. A CSV's target column, if present, is ignored; an NPZ file "
+        "gives its rows as array X. Writes a CSV with the column prediction and, for "
+        "classification, one column p_<class> of probabilities per class.",
+    )
+    pr.add_argument("run_dir", type=Path, help="a run directory with a trained model")
+    pr.add_argument("file", type=Path, help="rows to predict: a .csv or .npz file")
+    pr.add_argument("--out", type=Path, metavar="PRED.csv", required=True,
+                    help="CSV file to write")
+    _add_common(pr)
 
 
 # -- commands --------------------------------------------------------------------------
@@ -645,6 +679,25 @@ def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
     return {"out": str(args.out), "rows": rows}
 
 
+def _cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.export import export_run
+
+    result = export_run(args.run_dir, args.format, args.out)
+    if not args.json and not args.quiet:
+        print(f"exported to {result['export']} (what it expects and returns: "
+              f"{result['metadata']})")
+    return result
+
+
+def _cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.predict import predict_file
+
+    result = predict_file(args.run_dir, args.file, args.out, args.device)
+    if not args.json and not args.quiet:
+        print(f"{result['rows']} predictions written to {result['predictions']}")
+    return result
+
+
 COMMANDS = {
     "search": _cmd_search,
     "train": _cmd_train,
@@ -654,6 +707,8 @@ COMMANDS = {
     "compare": _cmd_compare,
     "config": _cmd_config,
     "show": _cmd_show,
+    "export": _cmd_export,
+    "predict": _cmd_predict,
 }
 
 

@@ -1,0 +1,360 @@
+"""scikit-learn estimators: the whole method behind ``fit`` / ``predict``.
+
+``fit`` splits a stratified validation part off ``X`` (seeded by ``random_state``), fits
+the scaling on the training part only, searches an architecture on the two parts (the
+bilevel search of :mod:`mdlnas.search.darts`) and retrains the found genotype from scratch
+(:func:`mdlnas.train.retrain.retrain`). Everything stays in memory; no file is written.
+``X`` of shape ``(n, features)`` is searched in the ``mlp`` space, ``(n, channels,
+length)`` in ``conv1d`` and ``(n, channels, height, width)`` in ``conv2d``, unless
+``space=`` names another.
+
+Constructor arguments are named like the options of ``mdlnas search`` (``--train-epochs``
+is ``train_epochs``, ``--seed`` is ``random_state``). As scikit-learn requires, they are
+only stored by ``__init__`` and checked by ``fit``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mdlnas.errors import ConfigError, DataError, MdlnasError
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError:  # validate_data arrived in scikit-learn 1.6
+    raise MdlnasError(
+        "the mdlnas estimators need scikit-learn 1.6 or newer: pip install 'scikit-learn>=1.6' "
+        "(or pip install 'mdlnas[sklearn]')"
+    ) from None
+
+from mdlnas.config import (
+    BayesConfig,
+    DeriveRule,
+    HypergradientMethod,
+    SearchConfig,
+    SpaceConfig,
+    TrainConfig,
+)
+from mdlnas.data import DataBundle, Scaling, Split, Task
+from mdlnas.data.scaling import fit_scaling
+from mdlnas.data.split import plan_sizes, split_indices
+from mdlnas.data.targets import check_finite_features, check_magnitude
+from mdlnas.device import resolve_device
+from mdlnas.export import export_network
+from mdlnas.predict import Predictions, predict_rows
+from mdlnas.search.darts import EpochRecord, SearchResult, search
+from mdlnas.space.genotype import Genotype
+from mdlnas.space.network import DerivedNetwork
+from mdlnas.space.presets import SpaceOverrides, check_ops, make_space, space_for
+from mdlnas.train.retrain import retrain
+
+# Two rows fit the weights, one chooses the architecture: the least a search can run on.
+MIN_SAMPLES = 3
+# Tables (n, features), signals (n, channels, length), images (n, channels, height, width).
+_SAMPLE_AXES = (2, 3, 4)
+
+
+class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type hints
+    """What the classifier and the regressor share: parameters, fitting, checks."""
+
+    _task: Task
+
+    def __init__(
+        self,
+        *,
+        space: str | None = None,
+        nodes: int | None = None,
+        layers: int | None = None,
+        channels: int | None = None,
+        growth: int | None = None,
+        ops: Sequence[str] | None = None,
+        lam: float = 1.0,
+        xi: float = 0.0,
+        hypergradient: HypergradientMethod = "exact",
+        epochs: int = 10,
+        warmup: int = 0,
+        tol: float = 1e-3,
+        patience: int = 3,
+        batch_size: int | None = None,
+        w_lr: float = 3e-3,
+        alpha_lr: float = 3e-2,
+        derive: DeriveRule = "mdl",
+        deterministic: bool = False,
+        prior_std: float | None = 1.0,
+        sigma_lr: float | None = None,
+        init_sigma: float = 1e-3,
+        train_epochs: int = 20,
+        train_lr: float = 3e-3,
+        train_batch_size: int | None = None,
+        train_lam: float = 1.0,
+        train_deterministic: bool = False,
+        val_fraction: float = 0.2,
+        random_state: int | np.random.RandomState | None = None,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.space = space
+        self.nodes = nodes
+        self.layers = layers
+        self.channels = channels
+        self.growth = growth
+        self.ops = ops
+        self.lam = lam
+        self.xi = xi
+        self.hypergradient = hypergradient
+        self.epochs = epochs
+        self.warmup = warmup
+        self.tol = tol
+        self.patience = patience
+        self.batch_size = batch_size
+        self.w_lr = w_lr
+        self.alpha_lr = alpha_lr
+        self.derive = derive
+        self.deterministic = deterministic
+        self.prior_std = prior_std
+        self.sigma_lr = sigma_lr
+        self.init_sigma = init_sigma
+        self.train_epochs = train_epochs
+        self.train_lr = train_lr
+        self.train_batch_size = train_batch_size
+        self.train_lam = train_lam
+        self.train_deterministic = train_deterministic
+        self.val_fraction = val_fraction
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # signals (n, C, L); images are 4-D
+        return tags
+
+    # -- configs, built from the parameters ------------------------------------------
+    def _seed(self) -> int:
+        """An int ``random_state`` is the seed itself (as ``--seed``); None or a
+        RandomState draws one, so repeated fits differ as scikit-learn users expect."""
+        state = self.random_state
+        if isinstance(state, int | np.integer) and not isinstance(state, bool):
+            if state < 0:
+                raise ConfigError(f"random_state must be a non-negative integer, got {state}")
+            return int(state)
+        return int(check_random_state(state).randint(np.iinfo(np.int32).max))
+
+    def _bayes(self, variational: bool) -> BayesConfig:
+        return BayesConfig(
+            variational=variational, prior_std=self.prior_std, init_sigma=self.init_sigma,
+            sigma_lr=self.sigma_lr,
+        )
+
+    def _search_config(self, seed: int) -> SearchConfig:
+        return SearchConfig(
+            lam=self.lam, xi=self.xi, hypergradient=self.hypergradient,
+            max_epochs=self.epochs, warmup_epochs=self.warmup, tol=self.tol,
+            patience=self.patience, batch_size=self.batch_size, w_lr=self.w_lr,
+            alpha_lr=self.alpha_lr, derive=self.derive, seed=seed, device=self.device,
+            bayes=self._bayes(not self.deterministic),
+        )
+
+    def _train_config(self, seed: int) -> TrainConfig:
+        try:
+            return TrainConfig(
+                epochs=self.train_epochs, batch_size=self.train_batch_size, lr=self.train_lr,
+                lam=self.train_lam, seed=seed, device=self.device,
+                # retraining describes the weights as the search did, unless told otherwise
+                bayes=self._bayes(not (self.deterministic or self.train_deterministic)),
+            )
+        except ConfigError as exc:  # "lr must be positive" alone would point at w_lr
+            raise ConfigError(f"{exc} (a retraining setting: train_*)") from None
+
+    def _space_config(self, modality: str) -> SpaceConfig:
+        ops = None if self.ops is None else tuple(self.ops)
+        overrides = SpaceOverrides(self.nodes, self.layers, self.channels, ops, self.growth)
+        space = check_ops(make_space(self.space or space_for(modality), overrides))
+        return space
+
+    # -- fitting -------------------------------------------------------------------------
+    def _checked_fit_input(
+        self, x: Any, y: Any, *, y_numeric: bool
+    ) -> tuple[NDArray[np.float64], NDArray[Any]]:
+        """``x`` and ``y`` checked and converted the scikit-learn way (this records
+        ``n_features_in_``)."""
+        features, target = validate_data(
+            self, x, y, allow_nd=True, dtype=np.float64, y_numeric=y_numeric
+        )
+        _check_axes(features)
+        return features, target
+
+    def _checked_predict_input(self, x: Any) -> NDArray[np.float64]:
+        """``x`` checked like the ``X`` given to ``fit``: same sample shape."""
+        features: NDArray[np.float64] = validate_data(
+            self, x, reset=False, allow_nd=True, dtype=np.float64
+        )
+        _check_axes(features)
+        if tuple(features.shape[1:]) != self.input_shape_:
+            raise DataError(
+                f"X has samples of shape {tuple(features.shape[1:])}, but "
+                f"{type(self).__name__} was fitted on samples of shape {self.input_shape_}"
+            )
+        return features
+
+    def _bundle(
+        self, x: NDArray[np.float64], y: NDArray[Any], n_classes: int, seed: int
+    ) -> tuple[DataBundle, Scaling]:
+        """The in-memory dataset one ``fit`` searches and retrains on: a stratified train /
+        validation split of ``x`` (no test part: scoring is the caller's, e.g. by
+        cross-validation), scaled on the training part only; and that scaling."""
+        n = len(x)
+        if n < MIN_SAMPLES:
+            raise DataError(
+                f"{type(self).__name__} needs at least {MIN_SAMPLES} samples (two to fit the "
+                f"weights, one to choose the architecture); got {n} sample{'s' * (n != 1)}"
+            )
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(
+                f"val_fraction must lie strictly between 0 and 1, got {self.val_fraction!r}"
+            )
+        # float32 is what networks compute in; refuse values it cannot hold.
+        check_finite_features(x, source="X")
+        classes = y if self._task == "classification" else None
+        if classes is None:
+            check_magnitude(y, source="y", what="regression targets")
+        sizes = plan_sizes(n, val_fraction=self.val_fraction, test_fraction=None, n_train=None)
+        train_ix, val_ix, _ = split_indices(classes, sizes, np.random.default_rng(seed), n)
+        x32 = x.astype(np.float32)
+        targets = y.astype(np.float64) if classes is None else None
+        scaling = fit_scaling(x32[train_ix], None if targets is None else targets[train_ix])
+
+        def part(rows: NDArray[np.int64]) -> Split:
+            y_part = y[rows] if targets is None else scaling.transform_y(targets[rows])
+            return Split(scaling.transform_x(x32[rows]), y_part, rows)
+
+        empty = np.zeros(0, dtype=np.int64)
+        bundle = DataBundle(
+            name=type(self).__name__,
+            task=self._task,
+            train=part(train_ix),
+            val=part(val_ix),
+            test=part(empty),  # never used: the search and retraining see train and val
+            input_shape=tuple(int(d) for d in x.shape[1:]),
+            n_classes=n_classes,
+            scaling=scaling,
+        )
+        return bundle, scaling
+
+    def _fit_encoded(self, x: NDArray[np.float64], y: NDArray[Any], n_classes: int) -> None:
+        seed = self._seed()
+        resolve_device(self.device)  # a bad device fails before any work
+        search_config, train_config = self._search_config(seed), self._train_config(seed)
+        bundle, scaling = self._bundle(x, y, n_classes, seed)
+        space = self._space_config(bundle.modality)
+        result = search(bundle, space, search_config, callbacks=[self._report_search])
+        trained = retrain(result.genotype, bundle, train_config, callbacks=[self._report_train])
+        trained.model.eval()
+        self.space_: SpaceConfig = space
+        self.search_result_: SearchResult = result
+        self.genotype_: Genotype = result.genotype
+        self.model_: DerivedNetwork = trained.model
+        self.scaling_: Scaling = scaling
+        self.history_: list[dict[str, float]] = trained.history
+        self.input_shape_: tuple[int, ...] = tuple(int(d) for d in x.shape[1:])
+
+    def _report_search(self, record: EpochRecord, _: object) -> None:
+        if self.verbose:
+            print(f"search epoch {record.epoch}: val NLL {record.val_nll:.4f}, "
+                  f"DL {record.description_length_bits:,.0f} bits", file=sys.stderr)
+
+    def _report_train(self, record: dict[str, float]) -> None:
+        if self.verbose:
+            print(f"retraining epoch {int(record['epoch'])}: val NLL {record['val_nll']:.4f}",
+                  file=sys.stderr)
+
+    def export(self, path: str | os.PathLike[str], format: str = "torch") -> dict[str, Any]:
+        """Write the fitted network with its scaling as a ``torch.export`` program
+        (``format="torch"``, ``.pt2``) or an ONNX graph (``"onnx"``) that runs without
+        mdlnas, plus ``PATH.json`` describing it; see :mod:`mdlnas.export`."""
+        check_is_fitted(self, "model_")
+        names = [str(label) for label in getattr(self, "classes_", ())]
+        return export_network(self.model_, self.scaling_, Path(path), format, names)
+
+    def _predictions(self, x: Any) -> Predictions:
+        check_is_fitted(self, "model_")
+        return predict_rows(self.model_, self.scaling_, self._checked_predict_input(x))
+
+
+def _check_axes(x: NDArray[np.float64]) -> None:
+    if x.ndim not in _SAMPLE_AXES:
+        raise DataError(
+            f"X must be 2-D (n, features), 3-D (n, channels, length) or 4-D "
+            f"(n, channels, height, width); got shape {x.shape}"
+        )
+
+
+class MDLNASClassifier(ClassifierMixin, _MDLNASBase):  # type: ignore[misc]
+    """A classifier whose network architecture is searched for its description length.
+
+    Fitted attributes: ``classes_``, ``genotype_`` (the found architecture), ``model_``
+    (the retrained network, on ``scaled`` inputs), ``scaling_``, ``space_``,
+    ``search_result_`` (history, mixing weights γ), ``history_`` (retraining),
+    ``n_features_in_`` and ``input_shape_``.
+    """
+
+    _task: Task = "classification"
+
+    def fit(self, X: Any, y: Any) -> MDLNASClassifier:
+        x, labels = self._checked_fit_input(X, y, y_numeric=False)
+        check_classification_targets(labels)
+        classes, encoded = np.unique(labels, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(
+                f"y holds 1 class ({classes[0]!r}); a classifier needs at least two classes"
+            )
+        self._fit_encoded(x, encoded.astype(np.int64).reshape(-1), len(classes))
+        self.classes_: NDArray[Any] = classes
+        return self
+
+    def predict(self, X: Any) -> NDArray[Any]:
+        predictions = self._predictions(X)
+        assert predictions.labels is not None  # a classification network gives labels
+        labels: NDArray[Any] = self.classes_[predictions.labels]
+        return labels
+
+    def predict_proba(self, X: Any) -> NDArray[np.float64]:
+        """Class probabilities ``(n, len(classes_))`` under the posterior-mean network."""
+        predictions = self._predictions(X)
+        assert predictions.probabilities is not None
+        return predictions.probabilities
+
+
+class MDLNASRegressor(RegressorMixin, _MDLNASBase):  # type: ignore[misc]
+    """A regressor whose network architecture is searched for its description length.
+
+    Fitted attributes: ``genotype_`` (the found architecture), ``model_`` (the retrained
+    network, on scaled inputs and targets), ``scaling_``, ``space_``, ``search_result_``,
+    ``history_``, ``n_features_in_`` and ``input_shape_``.
+    """
+
+    _task: Task = "regression"
+
+    def fit(self, X: Any, y: Any) -> MDLNASRegressor:
+        x, target = self._checked_fit_input(X, y, y_numeric=True)
+        self._fit_encoded(x, np.asarray(target, dtype=np.float64), n_classes=0)
+        return self
+
+    def predict(self, X: Any) -> NDArray[np.float64]:
+        """Predictions in the units of the ``y`` given to ``fit``."""
+        predictions = self._predictions(X)
+        assert predictions.values is not None  # a regression network gives values
+        return predictions.values
+
+
+__all__ = ["MDLNASClassifier", "MDLNASRegressor"]
