@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mdlnas import __version__
 from mdlnas.cli_options import given_options
@@ -20,6 +20,11 @@ from mdlnas.data import DataConfig, dataset_names
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.space.ops import OPS
 from mdlnas.space.presets import SPACES
+
+if TYPE_CHECKING:  # imported where used: most commands need neither
+    from mdlnas.report.tensorboard_log import TensorBoardLogger
+    from mdlnas.search.darts import SearchResult
+    from mdlnas.workflow import RunConfig
 
 # Reported in Greydanus & Kobak's MNIST-1D paper (default 4,000 / 1,000 split).
 REFERENCES = {
@@ -500,7 +505,7 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     return _search_and_retrain(args, run, out, resume=False)
 
 
-def _tensorboard(args: argparse.Namespace, run_dir: Path) -> Any:
+def _tensorboard(args: argparse.Namespace, run_dir: Path) -> TensorBoardLogger | None:
     """A TensorBoard logger for ``--tensorboard`` (None without): made before any work, so
     that a missing tensorboard package fails at once."""
     if not args.tensorboard:
@@ -511,7 +516,7 @@ def _tensorboard(args: argparse.Namespace, run_dir: Path) -> Any:
 
 
 def _search_and_retrain(
-    args: argparse.Namespace, run: Any, out: Path, resume: bool
+    args: argparse.Namespace, run: RunConfig, out: Path, resume: bool
 ) -> dict[str, Any]:
     from mdlnas.workflow import run_search
 
@@ -526,7 +531,10 @@ def _search_and_retrain(
 
 
 def _after_search(
-    args: argparse.Namespace, out: Path, result: Any, tensorboard: Any = None
+    args: argparse.Namespace,
+    out: Path,
+    result: SearchResult,
+    tensorboard: TensorBoardLogger | None = None,
 ) -> dict[str, Any]:
     from mdlnas.workflow import read_json, run_train
 
