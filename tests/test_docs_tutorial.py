@@ -59,9 +59,11 @@ def test_every_tutorial_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                     ran.append(line.split()[1])
         else:
             pytest.fail(f"a {language} block: the test does not know how to run it")
-    assert {"search", "show", "train", "evaluate", "config"} <= set(ran)
+    assert {"search", "show", "train", "evaluate", "predict", "export", "config"} <= set(ran)
     assert (tmp_path / "runs/wine/plots/cells.png").is_file()
     assert (tmp_path / "runs/wine/eval.json").is_file()
+    predictions = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert len(predictions) == 1 + 5 and predictions[0].startswith("prediction,p_")
     assert "lam = 0.0" in (tmp_path / "runs/wine-darts/config.toml").read_text()
 
 

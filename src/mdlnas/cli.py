@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -31,7 +32,15 @@ REFERENCES = {
     "mnist1d": [("MLP (MNIST-1D paper)", 0.68, 15_210), ("CNN (MNIST-1D paper)", 0.94, 5_210)],
 }
 
-Formatter = argparse.ArgumentDefaultsHelpFormatter
+class Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless there is nothing to show (None, an off switch) or
+    its help already says it in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is False or "(default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -302,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("run_dir", type=Path, help="a run directory made by `mdlnas search`")
     _add_train_options(t, from_run=True)
+    t.add_argument(
+        "--variational",
+        action="store_true",
+        help="retrain with variational weights even if the run used point weights "
+        "(e.g. a plain DARTS genotype, to prune it with --prune-snr)",
+    )
     t.add_argument(
         "--prune-snr",
         type=float,
@@ -587,8 +602,10 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     saved = load_run_config(args.run_dir).train
     seed = saved.seed if args.seed is None else args.seed
     train = replace(saved, **_train_changes(args, ""), seed=seed, device=args.device)
-    if args.deterministic:
-        train = replace(train, bayes=replace(train.bayes, variational=False))
+    if args.deterministic and args.variational:
+        raise ConfigError("--deterministic and --variational exclude each other; give one")
+    if args.deterministic or args.variational:
+        train = replace(train, bayes=replace(train.bayes, variational=args.variational))
     tensorboard = _tensorboard(args, args.run_dir)
     try:
         callbacks = [tensorboard.train_epoch] if tensorboard else []
@@ -721,6 +738,17 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`mdlnas list | head -1`): nothing left to tell it. Point
+        # stdout at /dev/null so that Python's flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # Which options were typed (not left at their defaults): they override a config file.

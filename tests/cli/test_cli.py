@@ -181,3 +181,41 @@ def test_train_keeps_the_runs_settings_unless_told(tmp_path: Path) -> None:
 
     saved = load_run_config(out).train
     assert saved.epochs == 3 and saved.seed == 4
+
+
+def test_a_plain_darts_run_can_be_retrained_variationally_and_pruned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    search = ["search", "--data", "wine", "--epochs", "1", "--lam", "0", "--deterministic",
+              "--train-deterministic", "--train-epochs", "1", "--quiet", "--out", str(out)]
+    assert main(search) == 0
+    capsys.readouterr()
+    from mdlnas.workflow import load_run_config
+
+    assert load_run_config(out).train.bayes.variational is False
+    # --prune-snr needs σ, which point weights do not have ...
+    assert main(["train", str(out), "--epochs", "2", "--prune-snr", "1", "--quiet"]) == 2
+    assert "drop --deterministic" in capsys.readouterr().err
+    # ... and --variational gives them.
+    args = ["train", str(out), "--epochs", "2", "--variational", "--prune-snr", "1.0"]
+    assert main([*args, "--quiet", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["pruning"]["pruned_weights"] > 0
+    assert load_run_config(out).train.bayes.variational is True
+    assert main(["train", str(out), "--variational", "--deterministic", "--quiet"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_is_no_traceback() -> None:
+    # `mdlnas config --defaults | head -1`: the pipe closes before mdlnas writes.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mdlnas", "config", "--defaults"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

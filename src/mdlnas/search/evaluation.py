@@ -38,7 +38,7 @@ def score(
 ) -> Scores:
     outputs = predict(model, split.x)
     log_noise = getattr(model, "log_noise", None)
-    nll = float(mean_nll(outputs, split.y, task, log_noise))
+    nll = float(mean_nll(outputs, split.y, task, log_noise).detach())
     if task == "classification":
         accuracy = float((outputs.argmax(-1) == split.y).float().mean())
         return Scores(accuracy, nll, "accuracy")
