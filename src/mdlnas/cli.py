@@ -757,20 +757,53 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return 2
     try:
-        result = COMMANDS[args.command](args)
+        result, reports = _run_command(args)
     except MdlnasError as exc:
+        if type(exc).__name__ == "ReportedByMain":
+            return 2  # rank 0 of a torchrun job prints this error; one line is enough
         if args.debug:
             traceback.print_exc()
-        _print_error(str(exc))
+        _print_error(_rank_prefix() + str(exc))
         return 2
     except KeyboardInterrupt:
         print("mdlnas: interrupted", file=sys.stderr)
         return 130
+    if not reports:
+        return 0
     if args.json:
         print(json.dumps(result, default=float))
     elif args.command in ("train", "evaluate"):
         print(json.dumps(result, indent=2, default=float))
     return 0
+
+
+# Commands that run data-parallel under torchrun (docs/DISTRIBUTED.md).
+PARALLEL_COMMANDS = ("search", "train")
+
+
+def _run_command(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """The command's result, and whether this process reports it: under torchrun only
+    rank 0 prints, draws and logs, while every rank computes."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return COMMANDS[args.command](args), True
+    if args.command not in PARALLEL_COMMANDS:
+        raise ConfigError(
+            f"only {' and '.join(f'`mdlnas {c}`' for c in PARALLEL_COMMANDS)} run under "
+            f"torchrun; run `mdlnas {args.command}` as one process"
+        )
+    from mdlnas import distributed
+
+    with distributed.session(args.device):
+        reports = distributed.is_main()
+        if not reports:
+            args.quiet, args.json, args.no_plots, args.tensorboard = True, False, True, False
+        return COMMANDS[args.command](args), reports
+
+
+def _rank_prefix() -> str:
+    """Names the rank of an error that a rank other than 0 raised on its own."""
+    rank = os.environ.get("RANK", "0")
+    return "" if rank == "0" else f"[rank {rank} of {os.environ.get('WORLD_SIZE')}] "
 
 
 if __name__ == "__main__":

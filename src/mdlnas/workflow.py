@@ -5,6 +5,10 @@ A run directory holds ``config.toml`` (everything needed to repeat or continue t
 ``genotype.json``, ``summary.json``, ``metrics.csv`` and ``alphas.csv`` (per epoch, see
 :mod:`mdlnas.report.run_files`), ``checkpoints/`` and, after retraining, ``model.pt``,
 ``eval.json`` and ``train_history.csv``; ``plots/`` is drawn by :mod:`mdlnas.report`.
+
+Under torchrun every rank runs these functions (data-parallel, :mod:`mdlnas.distributed`);
+rank 0 alone reads and writes the run directory and reports progress, and the other ranks
+get what it read and wait for what it writes.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import torch
 
-from mdlnas import tomlio
+from mdlnas import distributed, tomlio
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataBundle, DataConfig, load
 from mdlnas.device import resolve_device
@@ -218,36 +222,51 @@ def run_search(
     the run directory's checkpoint (``run`` is then the configuration saved there, see
     :func:`load_run_config`) and ends as an uninterrupted run would have. Every epoch
     rewrites ``metrics.csv`` and ``alphas.csv`` and then calls each of ``callbacks``
-    (e.g. a TensorBoard writer) with the epoch's record and the search state.
+    (e.g. a TensorBoard writer) with the epoch's record and the search state; under
+    torchrun only rank 0 reports and calls them.
     """
     ckpt = checkpoint_path(out_dir)
-    if resume:
-        checkpoint = load_checkpoint(ckpt)
-    elif ckpt.exists():
-        raise ConfigError(
-            f"{out_dir} already holds a search; continue it with `mdlnas search --resume "
-            f"{out_dir}`, or give another --out"
-        )
-    data = load(run.data)  # before making the folder: bad data leaves nothing behind
-    space = resolve_space(run, data)
+    main = distributed.is_main()
+    if not main:
+        progress, callbacks = _silent, ()
+
+    def read_checkpoint() -> dict[str, Any] | None:
+        if resume:
+            return load_checkpoint(ckpt)
+        if ckpt.exists():
+            raise ConfigError(
+                f"{out_dir} already holds a search; continue it with `mdlnas search --resume "
+                f"{out_dir}`, or give another --out"
+            )
+        return None
+
+    def prepare() -> tuple[DataBundle, SpaceConfig, BilevelSearch]:
+        data = load(run.data)  # before making the folder: bad data leaves nothing behind
+        space = resolve_space(run, data)
+        return data, space, BilevelSearch(data, space, run.search)
+
+    checkpoint = distributed.on_main(read_checkpoint)  # rank 0's disk; sent to the others
+    data, space, state = distributed.everywhere(prepare)
     run = replace(run, space=space)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        tomlio.write(out_dir / "config.toml", config_tables(run))
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            tomlio.write(out_dir / "config.toml", config_tables(run))
     cfg = run.search
-    state = BilevelSearch(data, space, cfg)
     alphas_path = out_dir / ALPHAS_FILE
-    if resume:
+    gamma_rows: list[dict[str, Any]] = []
+    if checkpoint is not None:
         state.load_state_dict(checkpoint)
         # Rows after the checkpoint's epoch are dropped: the search repeats those epochs.
-        gamma_rows = read_alpha_rows(alphas_path, up_to_epoch=state.epoch)
+        if main:
+            gamma_rows = read_alpha_rows(alphas_path, up_to_epoch=state.epoch)
         progress(f"resuming {out_dir} after epoch {state.epoch} of at most {cfg.max_epochs}")
     else:
         gamma_rows = alpha_rows(0, state.gammas(), space.ops, space.n_nodes)
         progress(
             f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in "
             f"space {space.name}: λ={cfg.lam} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
-            f"{resolve_device(cfg.device)}"
+            f"{resolve_device(cfg.device)}{_processes()}"
         )
 
     def report(record: EpochRecord) -> None:
@@ -266,6 +285,8 @@ def run_search(
             kept = (f"the checkpoint of epoch {state.epoch} is kept in {ckpt}"
                     if state.epoch else "no epoch had finished, so there is no checkpoint")
             raise SearchError(f"{exc}; {kept}") from None
+        if not main:
+            continue  # rank 0 writes; the others go on to the next epoch's collectives
         gamma_rows += alpha_rows(record.epoch, state.gammas(), space.ops, space.n_nodes)
         # alphas.csv before the checkpoint: killed in between, the resumed search drops
         # the extra epoch's rows and writes them again, so no epoch goes missing.
@@ -277,6 +298,25 @@ def run_search(
         for callback in callbacks:
             callback(record, state)
     result = state.result()
+    if main:
+        _write_search_results(data, space, cfg, result, out_dir, progress)
+    distributed.barrier()  # the others wait until the run directory is complete
+    return result
+
+
+def _processes() -> str:
+    n = distributed.world_size()
+    return f" × {n} processes (data-parallel)" if n > 1 else ""
+
+
+def _write_search_results(
+    data: DataBundle,
+    space: SpaceConfig,
+    cfg: SearchConfig,
+    result: SearchResult,
+    out_dir: Path,
+    progress: Progress,
+) -> None:
     result.genotype.save(out_dir / "genotype.json")
     write_rows(out_dir / METRICS_FILE, metrics_rows((r.to_dict() for r in result.history), cfg))
     genotype_params = count_weights(DerivedNetwork(result.genotype, cfg.bayes))
@@ -290,6 +330,7 @@ def run_search(
         "genotype_params": genotype_params,
         "gammas": {k: v.round(4).tolist() for k, v in result.gammas.items()},
         "ops": list(space.ops),
+        "processes": distributed.world_size(),
     }
     _write_json(out_dir / "summary.json", summary)
     progress(
@@ -297,7 +338,6 @@ def run_search(
         f"{'converged' if result.converged else 'stopped at the epoch limit'}); "
         f"genotype: {genotype_params:,} weights"
     )
-    return result
 
 
 def _metric_label(data: DataBundle) -> str:
@@ -317,18 +357,28 @@ def run_train(
     callbacks: Sequence[TrainCallback] = (),
 ) -> dict[str, Any]:
     """Retrain the run's genotype from scratch, evaluate once on the test part and write
-    ``model.pt`` and ``eval.json``; ``callbacks`` get every epoch's record."""
-    run = load_run_config(run_dir)
-    if train is not None:
-        run = replace(run, train=train)
-        tomlio.write(run_dir / "config.toml", config_tables(run))
-    genotype = Genotype.load(run_dir / "genotype.json")
-    data = load(_retraining_data(run))
+    ``model.pt`` and ``eval.json``; ``callbacks`` get every epoch's record (under torchrun
+    only on rank 0, which alone reads and writes ``run_dir``)."""
+    main = distributed.is_main()
+    if not main:
+        progress, callbacks = _silent, ()
+
+    def read_run() -> tuple[RunConfig, Genotype]:
+        run = load_run_config(run_dir)
+        if train is not None:
+            run = replace(run, train=train)
+        if prune_snr is not None and not run.train.bayes.variational:
+            raise ConfigError("--prune-snr needs variational retraining; drop --deterministic")
+        if train is not None:
+            tomlio.write(run_dir / "config.toml", config_tables(run))
+        return run, Genotype.load(run_dir / "genotype.json")
+
+    run, genotype = distributed.on_main(read_run)
+    data = distributed.everywhere(lambda: load(_retraining_data(run)))
     cfg = run.train
-    if prune_snr is not None and not cfg.bayes.variational:
-        raise ConfigError("--prune-snr needs variational retraining; drop --deterministic")
     progress(f"retraining the genotype for {cfg.epochs} epochs "
-             f"({'variational' if cfg.bayes.variational else 'deterministic'} weights)")
+             f"({'variational' if cfg.bayes.variational else 'deterministic'} weights)"
+             f"{_processes()}")
     start = time.perf_counter()
 
     def report(record: dict[str, float]) -> None:
@@ -340,7 +390,8 @@ def run_train(
         )
 
     result = retrain(genotype, data, cfg, callbacks=[report, *callbacks])
-    _write_history(run_dir / "train_history.csv", result.history)
+    if main:
+        _write_history(run_dir / "train_history.csv", result.history)
     metrics = evaluate(result.model, data)
     metrics["train_seconds"] = round(result.train_seconds, 3)
     metrics["train_rows"] = len(data.train)
@@ -355,8 +406,10 @@ def run_train(
             "after": after,
         }
         metrics.update(after)
-    torch.save({"state_dict": result.model.state_dict()}, _model_path(run_dir))
-    _write_json(run_dir / "eval.json", metrics)
+    if main:
+        torch.save({"state_dict": result.model.state_dict()}, _model_path(run_dir))
+        _write_json(run_dir / "eval.json", metrics)
+    distributed.barrier()
     return metrics
 
 

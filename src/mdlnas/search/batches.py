@@ -21,14 +21,15 @@ class TensorSplit:
         return int(self.x.shape[0])
 
     def batches(
-        self, batch_size: int, rng: np.random.Generator
+        self, batch_size: int, rng: np.random.Generator, min_rows: int = 2
     ) -> Iterator[tuple[Tensor, Tensor]]:
         """One epoch of shuffled batches; the last, smaller batch is kept unless it would
-        hold a single example (BatchNorm cannot normalise one example)."""
+        hold fewer than ``min_rows`` examples (BatchNorm cannot normalise one example; with
+        data parallelism every rank's shard needs 2)."""
         order = torch.from_numpy(rng.permutation(len(self))).to(self.x.device)
         for start in range(0, len(self), batch_size):
             index = order[start : start + batch_size]
-            if len(index) < 2 and start > 0:
+            if len(index) < min_rows and start > 0:
                 break
             yield self.x[index], self.y[index]
 
@@ -41,8 +42,8 @@ def to_tensors(split: Split, device: torch.device) -> TensorSplit:
 
 
 def cycle(
-    split: TensorSplit, batch_size: int, rng: np.random.Generator
+    split: TensorSplit, batch_size: int, rng: np.random.Generator, min_rows: int = 2
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Endless batches, reshuffled at every pass (the validation side of the bilevel loop)."""
     while True:
-        yield from split.batches(batch_size, rng)
+        yield from split.batches(batch_size, rng, min_rows)

@@ -6,6 +6,8 @@
     derive the discrete architecture from α
 
 With ``lam = 0`` and deterministic weights this is plain DARTS (Liu et al. 2019).
+Under torchrun each rank steps on its shard of every batch and the gradients are averaged
+(:mod:`mdlnas.distributed`); with one process those hooks do nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from mdlnas import distributed
 from mdlnas.config import SearchConfig, SpaceConfig, batch_size_for
 from mdlnas.data.bundle import DataBundle
 from mdlnas.device import resolve_device
-from mdlnas.errors import SearchError
+from mdlnas.errors import ConfigError, SearchError
 from mdlnas.search.batches import cycle, to_tensors
 from mdlnas.search.evaluation import score
 from mdlnas.search.functional import evaluate_free_energy, make_objective
@@ -31,7 +34,7 @@ from mdlnas.search.stopping import ChangeMonitor, flatten, relative_change
 from mdlnas.space.genotype import Genotype, derive_genotype
 from mdlnas.space.network import count_weights
 from mdlnas.space.supernet import Supernet
-from mdlnas.space.variational import common_noise, optimizer_groups
+from mdlnas.space.variational import common_noise, noise_rows, optimizer_groups
 
 LN2 = math.log(2.0)
 
@@ -118,6 +121,14 @@ class BilevelSearch:
             raise SearchError("the search needs at least 2 training and 1 validation example")
         self.m = len(self.train_split)
         self.batch_size = batch_size_for(config.batch_size, self.m, largest=128)
+        self.min_rows = distributed.min_batch_rows()
+        smallest = min(self.batch_size, len(self.val_split))
+        if smallest < self.min_rows:
+            raise ConfigError(
+                f"{distributed.world_size()} processes need batches of at least "
+                f"{self.min_rows} rows (2 per process), but a batch has {smallest}; "
+                "raise --batch-size or use fewer processes"
+            )
         self.w_opt = torch.optim.Adam(
             optimizer_groups(self.model, self.model.weight_parameters(), config.w_lr,
                              config.bayes.sigma_lr),
@@ -152,12 +163,18 @@ class BilevelSearch:
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
         cfg, model, lam = self.config, self.model, self.lam
         weights, alphas = model.weight_parameters(), model.arch_parameters()
+        # this rank's rows of each batch (all of them for one process)
+        train_part = distributed.shard(len(train_batch[0]))
+        val_part = distributed.shard(len(val_batch[0]))
         # architecture step (one noise stream per batch, shared by all its evaluations)
         train_seed, val_seed = self._noise_seed(), self._noise_seed()
         if not self.warming_up:
-            f_train = make_objective(model, *train_batch, lam=lam, m=self.m, noise_seed=train_seed)
-            f_val = make_objective(model, *val_batch, lam=lam, m=self.m, noise_seed=val_seed)
-            grads = hypergradient(f_train, f_val, weights, alphas, cfg.xi, cfg.hypergradient)
+            f_train = make_objective(model, *train_batch, lam=lam, m=self.m,
+                                     noise_seed=train_seed, shard=train_part)
+            f_val = make_objective(model, *val_batch, lam=lam, m=self.m,
+                                   noise_seed=val_seed, shard=val_part)
+            grads = hypergradient(f_train, f_val, weights, alphas, cfg.xi, cfg.hypergradient,
+                                  reduce=distributed.average)
             self.a_opt.zero_grad(set_to_none=True)
             for a, g in zip(alphas, grads, strict=True):
                 a.grad = g.detach()
@@ -170,31 +187,37 @@ class BilevelSearch:
                 )
         # weight step (a fresh sample of the weights' noise)
         self.w_opt.zero_grad(set_to_none=True)
-        with common_noise(self._noise_seed(), self.device):
-            energy = evaluate_free_energy(model, *train_batch, lam=lam, m=self.m)
-        if not torch.isfinite(energy.total):
-            value = float(energy.total.detach())
+        with (common_noise(self._noise_seed(), self.device),
+              noise_rows(train_part.start, train_part.total)):
+            energy = evaluate_free_energy(model, *train_part.rows(*train_batch), lam=lam,
+                                          m=self.m, nll_weight=train_part.nll_weight)
+        torch.autograd.backward(energy.total)
+        # The loss travels with the gradients: every rank judges the whole batch's loss,
+        # so a NaN on one shard stops all ranks together instead of leaving them waiting.
+        total, nll = distributed.average_gradients(weights, [energy.total, energy.nll])
+        if not math.isfinite(total):
             raise SearchError(
-                f"the training loss became {value} in epoch {self.epoch + 1}; "
+                f"the training loss became {total} in epoch {self.epoch + 1}; "
                 "likely causes: a learning rate too high (lower --w-lr / --alpha-lr), "
                 "too large a ξ, or unscaled input data"
             )
-        torch.autograd.backward(energy.total)
         torch.nn.utils.clip_grad_norm_(weights, cfg.grad_clip)
         self.w_opt.step()
-        return float(energy.total.detach()), float(energy.nll.detach())
+        return total, nll
 
     def run_epoch(self) -> EpochRecord:
         start = time.perf_counter()
         model = self.model
         model.train()
         before_w, before_a = flatten(model.weight_parameters()), flatten(model.arch_parameters())
-        val_batches = cycle(self.val_split, self.batch_size, self.rng)
+        val_batches = cycle(self.val_split, self.batch_size, self.rng, self.min_rows)
         losses, nlls = [], []
-        for train_batch in self.train_split.batches(self.batch_size, self.rng):
+        for train_batch in self.train_split.batches(self.batch_size, self.rng, self.min_rows):
             loss, nll = self._step(train_batch, next(val_batches))
             losses.append(loss)
             nlls.append(nll)
+        distributed.average_buffers(model)  # each rank's BatchNorm saw only its shards
+        distributed.check_lockstep(self.epoch + 1, list(model.parameters()))
         w_change = relative_change(before_w, flatten(model.weight_parameters()))
         a_change = relative_change(before_a, flatten(model.arch_parameters()))
         lam = self.lam

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from mdlnas.distributed import Shard
 from mdlnas.search.hypergradient import Objective
 from mdlnas.search.objectives import FreeEnergy, free_energy, mean_nll
 from mdlnas.space.supernet import Supernet
-from mdlnas.space.variational import common_noise
+from mdlnas.space.variational import common_noise, noise_rows
 
 
 class _WithDescriptionLength(nn.Module):
@@ -42,8 +43,10 @@ def evaluate_free_energy(
     m: int,
     weights: Sequence[Tensor] | None = None,
     alphas: Sequence[Tensor] | None = None,
+    nll_weight: float = 1.0,
 ) -> FreeEnergy:
-    """``F`` on one batch, optionally with substituted weights / architecture."""
+    """``F`` on one batch, optionally with substituted weights / architecture; the NLL is
+    multiplied by ``nll_weight`` (a data-parallel shard's share, see :class:`Shard`)."""
     wrapper = _WithDescriptionLength(model)
     w_names, a_names = parameter_names(model)
     params: dict[str, Tensor] = {}
@@ -53,19 +56,30 @@ def evaluate_free_energy(
         params.update({f"model.{n}": t for n, t in zip(a_names, alphas, strict=True)})
     outputs, dl = functional_call(wrapper, params, (x,), strict=False)
     log_noise = params.get("model.log_noise", model.log_noise)
-    return free_energy(mean_nll(outputs, y, model.task, log_noise), dl, lam, m)
+    return free_energy(nll_weight * mean_nll(outputs, y, model.task, log_noise), dl, lam, m)
 
 
 def make_objective(
-    model: Supernet, x: Tensor, y: Tensor, *, lam: float, m: int, noise_seed: int
+    model: Supernet,
+    x: Tensor,
+    y: Tensor,
+    *,
+    lam: float,
+    m: int,
+    noise_seed: int,
+    shard: Shard | None = None,
 ) -> Objective:
     """``F(w, α)`` on the batch ``(x, y)`` with the noise stream fixed by ``noise_seed``,
-    so repeated evaluations inside one hypergradient share their samples."""
+    so repeated evaluations inside one hypergradient share their samples. With ``shard``
+    only this rank's rows are evaluated, with the whole batch's noise for those rows."""
+    part = shard if shard is not None else Shard(0, len(x), len(x), 1)
+    xs, ys = part.rows(x, y)
 
     def objective(weights: Sequence[Tensor], alphas: Sequence[Tensor]) -> Tensor:
-        with common_noise(noise_seed, x.device):
+        with common_noise(noise_seed, x.device), noise_rows(part.start, part.total):
             return evaluate_free_energy(
-                model, x, y, lam=lam, m=m, weights=weights, alphas=alphas
+                model, xs, ys, lam=lam, m=m, weights=weights, alphas=alphas,
+                nll_weight=part.nll_weight,
             ).total
 
     return objective

@@ -9,6 +9,12 @@ checked against brute-force autograd on any model. The callables must be determi
 functions of their arguments: a stochastic objective fixes its noise inside (common
 random numbers), otherwise the second-order term, and above all its finite difference,
 would measure noise instead of curvature.
+
+``reduce`` turns the gradients of one process into those of the whole batch: identity for
+one process, the mean over ranks for data-parallel search (:func:`mdlnas.distributed.average`).
+It is applied wherever the batch's gradient is used as a value: the unrolled step and the
+validation gradient are non-linear in it, so each is reduced before use; the mixed term
+is linear in the training batch, so it is reduced once at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ import torch
 from torch import Tensor
 
 Objective = Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor]
+Reduce = Callable[[Sequence[Tensor]], list[Tensor]]
+
+
+def _keep(tensors: Sequence[Tensor]) -> list[Tensor]:
+    return list(tensors)
 
 
 def _grad(output: Tensor, inputs: Sequence[Tensor], create_graph: bool = False) -> list[Tensor]:
@@ -33,11 +44,14 @@ def _leaves(tensors: Sequence[Tensor]) -> list[Tensor]:
 
 
 def first_order(
-    f_val: Objective, weights: Sequence[Tensor], alphas: Sequence[Tensor]
+    f_val: Objective,
+    weights: Sequence[Tensor],
+    alphas: Sequence[Tensor],
+    reduce: Reduce = _keep,
 ) -> list[Tensor]:
     """``∇_α F_val(w, α)``: the hypergradient with ``ξ = 0``."""
     w, a = _leaves(weights), _leaves(alphas)
-    return _grad(f_val(w, a), a)
+    return reduce(_grad(f_val(w, a), a))
 
 
 def second_order(
@@ -48,6 +62,7 @@ def second_order(
     xi: float,
     method: str = "exact",
     fd_radius: float = 1e-3,
+    reduce: Reduce = _keep,
 ) -> list[Tensor]:
     """The hypergradient for ``ξ > 0``.
 
@@ -60,15 +75,16 @@ def second_order(
     networks (a few per cent here), so the default is 0.001, which float32 still resolves.
     """
     if xi == 0:
-        return first_order(f_val, weights, alphas)
+        return first_order(f_val, weights, alphas, reduce)
     if method not in ("exact", "fd"):
         raise ValueError(f"method must be 'exact' or 'fd', got {method!r}")
     w, a = _leaves(weights), _leaves(alphas)
     # unrolled weight step (ξ is its own setting, not the weight optimiser's lr)
     train_grads = _grad(f_train(w, a), w, create_graph=(method == "exact"))
-    w_prime = _leaves([wi - xi * gi for wi, gi in zip(w, train_grads, strict=True)])
+    step = reduce([g.detach() for g in train_grads])
+    w_prime = _leaves([wi - xi * gi for wi, gi in zip(w, step, strict=True)])
     # validation gradients at the unrolled weights
-    val_grads = _grad(f_val(w_prime, a), [*w_prime, *a])
+    val_grads = reduce(_grad(f_val(w_prime, a), [*w_prime, *a]))
     v, direct = val_grads[: len(w)], val_grads[len(w) :]
     # mixed second-order term ∇²_{α,w} F_train · v
     if method == "exact":
@@ -85,6 +101,7 @@ def second_order(
         g_plus = _grad(f_train(w_plus, a_plus), a_plus)
         g_minus = _grad(f_train(w_minus, a_minus), a_minus)
         mixed = [(gp - gm) / (2 * eps) for gp, gm in zip(g_plus, g_minus, strict=True)]
+    mixed = reduce(mixed)
     return [d - xi * m for d, m in zip(direct, mixed, strict=True)]
 
 
@@ -95,10 +112,11 @@ def hypergradient(
     alphas: Sequence[Tensor],
     xi: float,
     method: str = "exact",
+    reduce: Reduce = _keep,
 ) -> list[Tensor]:
     """``∇_α F_val(w − ξ ∇_w F_train(w, α), α)``, first order when ``ξ = 0``."""
     if xi < 0:
         raise ValueError(f"xi must be zero or positive, got {xi}")
     if xi == 0:
-        return first_order(f_val, weights, alphas)
-    return second_order(f_train, f_val, weights, alphas, xi, method)
+        return first_order(f_val, weights, alphas, reduce)
+    return second_order(f_train, f_val, weights, alphas, xi, method, reduce=reduce)

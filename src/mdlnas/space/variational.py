@@ -10,7 +10,9 @@ layer (plain DARTS) whose KL is zero.
 
 Noise is drawn through :func:`gaussian_noise`, which honours :func:`common_noise`: inside
 that context every evaluation replays the same noise stream, which is what a
-hypergradient needs so that its several evaluations see the same samples.
+hypergradient needs so that its several evaluations see the same samples. Inside
+:func:`noise_rows` a data-parallel rank draws the noise of the whole batch and keeps its
+own rows, so the ranks together see exactly the noise of one process.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from mdlnas.errors import ConfigError
 
 _noise_generator: ContextVar[torch.Generator | None] = ContextVar("noise_generator", default=None)
 _force_sampling: ContextVar[bool] = ContextVar("force_sampling", default=False)
+_rows: ContextVar[tuple[int, int] | None] = ContextVar("noise_rows", default=None)
 
 
 @contextlib.contextmanager
@@ -56,10 +59,29 @@ def sampling(enabled: bool = True) -> Iterator[None]:
         _force_sampling.reset(token)
 
 
+@contextlib.contextmanager
+def noise_rows(start: int, total: int) -> Iterator[None]:
+    """The batch holds rows ``start:`` of a batch of ``total`` rows: noise is drawn for all
+    ``total`` rows (the stream advances as for one process) and this part is kept. Its cost
+    is ``N`` times the noise of a shard, small beside the shard's matrix products."""
+    token = _rows.set((start, total))
+    try:
+        yield
+    finally:
+        _rows.reset(token)
+
+
 def gaussian_noise(like: Tensor) -> Tensor:
-    """Standard normal noise shaped like ``like``, from the common stream if one is active."""
+    """Standard normal noise shaped like ``like`` (batch first), from the common stream if
+    one is active, and this shard's rows of the whole batch's noise inside :func:`noise_rows`."""
     generator = _noise_generator.get()
-    return torch.randn(like.shape, dtype=like.dtype, device=like.device, generator=generator)
+    rows = _rows.get()
+    if rows is None:
+        return torch.randn(like.shape, dtype=like.dtype, device=like.device, generator=generator)
+    start, total = rows
+    whole = torch.randn((total, *like.shape[1:]), dtype=like.dtype, device=like.device,
+                        generator=generator)
+    return whole[start : start + like.shape[0]]
 
 
 def _inverse_softplus(x: float) -> float:

@@ -1,4 +1,7 @@
-"""Retraining a genotype from scratch and scoring it once on the held-out test part."""
+"""Retraining a genotype from scratch and scoring it once on the held-out test part.
+
+Under torchrun each rank trains on its shard of every batch and the gradients are averaged
+over ranks, as in the search (:mod:`mdlnas.distributed`)."""
 
 from __future__ import annotations
 
@@ -12,16 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from mdlnas import distributed
 from mdlnas.config import TrainConfig, batch_size_for
 from mdlnas.data.bundle import DataBundle
 from mdlnas.device import resolve_device
-from mdlnas.errors import SearchError
+from mdlnas.errors import ConfigError, SearchError
 from mdlnas.search.batches import to_tensors
 from mdlnas.search.evaluation import Scores, score
 from mdlnas.search.objectives import free_energy, mean_nll
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights, nonzero_weights
-from mdlnas.space.variational import optimizer_groups, total_kl
+from mdlnas.space.variational import noise_rows, optimizer_groups, total_kl
 from mdlnas.train.cost import count_flops
 
 LN2 = math.log(2.0)
@@ -56,6 +60,13 @@ def retrain(
     train, val = to_tensors(data.train, device), to_tensors(data.val, device)
     m = len(train)
     batch_size = batch_size_for(config.batch_size, m, largest=64)
+    min_rows = distributed.min_batch_rows()
+    if batch_size < min_rows:
+        raise ConfigError(
+            f"{distributed.world_size()} processes need batches of at least {min_rows} rows "
+            f"(2 per process), but the retraining batch has {batch_size}; raise "
+            "--train-batch-size (or --batch-size of `mdlnas train`) or use fewer processes"
+        )
     optimizer = torch.optim.Adam(
         optimizer_groups(model, list(model.parameters()), config.lr, config.bayes.sigma_lr),
         weight_decay=config.weight_decay,
@@ -70,20 +81,27 @@ def retrain(
     for epoch in range(1, config.epochs + 1):
         model.train()
         losses = []
-        for x, y in train.batches(batch_size, rng):
-            nll = mean_nll(model(x), y, genotype.task, model.log_noise)
+        for x, y in train.batches(batch_size, rng, min_rows):
+            part = distributed.shard(len(x))  # this rank's rows (all of them for one process)
+            with noise_rows(part.start, part.total):
+                xs, ys = part.rows(x, y)
+                nll = part.nll_weight * mean_nll(model(xs), ys, genotype.task, model.log_noise)
             energy = free_energy(nll, total_kl(model), config.lam, m)
-            if not torch.isfinite(energy.total):
-                raise SearchError(
-                    f"the training loss became {float(energy.total.detach())} in epoch {epoch}; "
-                    "lower the learning rate (--lr) or check the data's scaling"
-                )
             optimizer.zero_grad(set_to_none=True)
             torch.autograd.backward(energy.total)
+            # averaged with the gradients, so a NaN on one shard stops every rank at once
+            (loss,) = distributed.average_gradients(list(model.parameters()), [energy.total])
+            if not math.isfinite(loss):
+                raise SearchError(
+                    f"the training loss became {loss} in epoch {epoch}; "
+                    "lower the learning rate (--lr) or check the data's scaling"
+                )
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             schedule.step()
-            losses.append(float(energy.total.detach()))
+            losses.append(loss)
+        distributed.average_buffers(model)  # each rank's BatchNorm saw only its shards
+        distributed.check_lockstep(epoch, list(model.parameters()))
         val_scores = score(model, val, genotype.task, _y_std(data))
         record = {
             "epoch": float(epoch),
