@@ -119,11 +119,25 @@ def _speedup(args: argparse.Namespace) -> int:
     one = [r["search_seconds"] for r in rows if r["nproc"] == 1]
     many = [r["search_seconds"] for r in rows if r["nproc"] == args.nproc]
     report = {"rows": rows, "speedup_of_medians": _median(one) / _median(many),
+              **_agreement(args.out, args.nproc, args.threads),
               "machine": platform.platform(), "cpus": os.cpu_count()}
     (args.out / "speedup.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"search seconds, median: 1 process {_median(one):.1f}, {nproc_text(args.nproc)} "
-          f"{_median(many):.1f}; speed-up {report['speedup_of_medians']:.2f}x")
+          f"{_median(many):.1f}; speed-up {report['speedup_of_medians']:.2f}x; same genotype: "
+          f"{report['same_genotype']}, largest |Δγ| {report['max_gamma_difference']:.4f}")
     return 0
+
+
+def _agreement(out: Path, nproc: int, threads: int) -> dict[str, Any]:
+    """Whether the first 1-process and N-process runs found the same genotype, and the
+    largest difference of their γ (BatchNorm's per-shard statistics make them differ)."""
+    one, many = out / f"n1-t{threads}-r0", out / f"n{nproc}-t{threads}-r0"
+    same = (one / "genotype.json").read_text() == (many / "genotype.json").read_text()
+    g1 = json.loads((one / "summary.json").read_text())["gammas"]
+    g2 = json.loads((many / "summary.json").read_text())["gammas"]
+    gap = max(abs(a - b) for cell in g1 for r1, r2 in zip(g1[cell], g2[cell], strict=True)
+              for a, b in zip(r1, r2, strict=True))
+    return {"same_genotype": same, "max_gamma_difference": gap}
 
 
 def _median(values: Sequence[float]) -> float:

@@ -18,6 +18,7 @@ from mdlnas.cli_options import given_options
 from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
 from mdlnas.config_file import DEFAULT_DATA
 from mdlnas.data import DataConfig, dataset_names
+from mdlnas.distributed import on_main
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.space.ops import OPS
 from mdlnas.space.presets import SPACES
@@ -508,14 +509,14 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.resume is not None:
         _check_resume(args)
-        saved = load_run_config(args.resume)
+        saved = on_main(lambda: load_run_config(args.resume))
         if args.device != "auto":  # a run may move between machines
             saved = replace(saved, search=replace(saved.search, device=args.device),
                             train=replace(saved.train, device=args.device))
         return _search_and_retrain(args, saved, args.resume, resume=True)
-    file_tables = load_config_file(args.config) if args.config is not None else None
+    file_tables = on_main(lambda: load_config_file(args.config)) if args.config else None
     run = search_run_config(args, args.given, file_tables)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = on_main(lambda: time.strftime("%Y%m%d-%H%M%S"))  # one name for all ranks
     out = args.out or Path("runs") / f"{Path(run.data.name).stem}-{stamp}"
     return _search_and_retrain(args, run, out, resume=False)
 
@@ -599,7 +600,7 @@ def _print_table(summary: dict[str, Any]) -> None:
 def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from mdlnas.workflow import load_run_config, run_train
 
-    saved = load_run_config(args.run_dir).train
+    saved = on_main(lambda: load_run_config(args.run_dir)).train
     seed = saved.seed if args.seed is None else args.seed
     train = replace(saved, **_train_changes(args, ""), seed=seed, device=args.device)
     if args.deterministic and args.variational:
