@@ -30,6 +30,7 @@ from mdlnas.search.batches import cycle, to_tensors
 from mdlnas.search.evaluation import score
 from mdlnas.search.functional import evaluate_free_energy, make_objective
 from mdlnas.search.hypergradient import hypergradient
+from mdlnas.search.optim import adam
 from mdlnas.search.stopping import ChangeMonitor, flatten, relative_change
 from mdlnas.space.genotype import Genotype, derive_genotype
 from mdlnas.space.network import count_weights
@@ -129,13 +130,13 @@ class BilevelSearch:
                 f"{self.min_rows} rows (2 per process), but a batch has {smallest}; "
                 "raise --batch-size or use fewer processes"
             )
-        self.w_opt = torch.optim.Adam(
+        self.w_opt = adam(
             optimizer_groups(self.model, self.model.weight_parameters(), config.w_lr,
-                             config.bayes.sigma_lr),
+                             config.bayes.sigma_lr), self.device,
             weight_decay=config.w_weight_decay,
         )
-        self.a_opt = torch.optim.Adam(
-            self.model.arch_parameters(), lr=config.alpha_lr, betas=(0.5, 0.999),
+        self.a_opt = adam(
+            self.model.arch_parameters(), self.device, lr=config.alpha_lr, betas=(0.5, 0.999),
             weight_decay=config.alpha_weight_decay,
         )
         self.monitor = ChangeMonitor(config.tol, config.patience)
@@ -158,6 +159,12 @@ class BilevelSearch:
     def lam(self) -> float:
         """The complexity weight of the current epoch (it ramps up during warm-up)."""
         return lam_in_epoch(self.config, self.epoch + 1)
+
+    def step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
+             val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        """One architecture step and one weight step, what an epoch repeats (public for
+        ``mdlnas bench``); returns the weight step's loss and NLL."""
+        return self._step(train_batch, val_batch)
 
     def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:

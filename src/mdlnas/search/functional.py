@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
-from torch.func import functional_call
+from torch import Tensor
 
 from mdlnas.distributed import Shard
 from mdlnas.search.hypergradient import Objective
@@ -14,24 +13,10 @@ from mdlnas.space.supernet import Supernet
 from mdlnas.space.variational import common_noise, noise_rows
 
 
-class _WithDescriptionLength(nn.Module):
-    """Runs the model and its description length in one call, so a single
-    ``functional_call`` substitutes the same parameters into both."""
-
-    def __init__(self, model: Supernet) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.model(x), self.model.description_length()
-
-
 def parameter_names(model: Supernet) -> tuple[list[str], list[str]]:
     """Names of the weight parameters and of the architecture parameters, in the order of
     :meth:`Supernet.weight_parameters` and :meth:`Supernet.arch_parameters`."""
-    arch = set(model.arch_names())
-    weights = [name for name, _ in model.named_parameters() if name not in arch]
-    return weights, model.arch_names()
+    return model.weight_names(), model.arch_names()
 
 
 def evaluate_free_energy(
@@ -47,15 +32,16 @@ def evaluate_free_energy(
 ) -> FreeEnergy:
     """``F`` on one batch, optionally with substituted weights / architecture; the NLL is
     multiplied by ``nll_weight`` (a data-parallel shard's share, see :class:`Shard`)."""
-    wrapper = _WithDescriptionLength(model)
     w_names, a_names = parameter_names(model)
     params: dict[str, Tensor] = {}
     if weights is not None:
-        params.update({f"model.{n}": t for n, t in zip(w_names, weights, strict=True)})
+        params.update(zip(w_names, weights, strict=True))
     if alphas is not None:
-        params.update({f"model.{n}": t for n, t in zip(a_names, alphas, strict=True)})
-    outputs, dl = functional_call(wrapper, params, (x,), strict=False)
-    log_noise = params.get("model.log_noise", model.log_noise)
+        params.update(zip(a_names, alphas, strict=True))
+    # the network and its description length see the same substituted parameters
+    with model.substituted(params):
+        outputs, dl = model(x), model.description_length()
+    log_noise = params.get("log_noise", model.log_noise)
     return free_energy(nll_weight * mean_nll(outputs, y, model.task, log_noise), dl, lam, m)
 
 

@@ -1,0 +1,76 @@
+"""The supernet's expected description length, fused into a few tensor operations.
+
+    DL = KL(frame weights) + Σ_cells Σ_e Σ_o γ_e,o · KL_e,o          (nats)
+
+Written op by op (:meth:`SearchCell.expected_kl`) this is about ten small tensor
+operations per weight tensor, and a search evaluates it in every forward pass: on the MLP
+space it cost as much as the supernet's forward pass itself. Here every posterior mean
+and width is concatenated into one vector, the per-element KL is computed once, and each
+element is weighed by the mixing weight of the op that owns it (1 for the frame's weights,
+which every architecture has). The sum is the same, grouped differently: the tests check
+values and first and second derivatives against the op-by-op form.
+
+The plan only records which parameter belongs to which term; the tensors are read from the
+modules at every call, so substituted parameters (the hypergradient's) are honoured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mdlnas.space.variational import VariationalParameter
+
+
+class FusedDescriptionLength:
+    """``groups[k]``: the variational parameters whose KL is weighed by coefficient ``k``
+    (coefficient 0 is the constant 1; coefficient ``k ≥ 1`` is entry ``k - 1`` of the
+    concatenated, flattened mixing weights passed to :meth:`__call__`)."""
+
+    def __init__(self, groups: Sequence[Sequence[VariationalParameter]],
+                 prior_std: float | None) -> None:
+        self.params = [p for group in groups for p in group]
+        self.sizes = [p.mu.numel() for p in self.params]
+        self.coefficient_of_param = [k for k, group in enumerate(groups) for _ in group]
+        self.prior_std = prior_std
+        self.variational = bool(self.params) and all(p.rho is not None for p in self.params)
+        self._index: dict[torch.device, tuple[Tensor, Tensor]] = {}
+
+    def _indices(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Per element: the coefficient that weighs it, and the tensor it belongs to (the
+        empirical-Bayes prior is fitted per tensor). Built once per device."""
+        if device not in self._index:
+            sizes = torch.tensor(self.sizes, device=device)
+            coefficient = torch.tensor(self.coefficient_of_param, device=device)
+            tensor_ids = torch.arange(len(self.sizes), device=device)
+            self._index[device] = (
+                coefficient.repeat_interleave(sizes), tensor_ids.repeat_interleave(sizes)
+            )
+        return self._index[device]
+
+    def __call__(self, mixing: Tensor) -> Tensor:
+        """``mixing``: every cell's γ, flattened and concatenated, ``(n_coefficients - 1,)``."""
+        if not self.variational:  # point weights describe nothing (KL 0 by definition)
+            return mixing.new_zeros(())
+        mu = torch.cat([p.mu.reshape(-1) for p in self.params])  # (P,)
+        rho = torch.cat([p.rho.reshape(-1) for p in self.params if p.rho is not None])  # (P,)
+        coefficient_of, tensor_of = self._indices(mu.device)
+        var = F.softplus(rho).pow(2)
+        second_moment = mu.pow(2) + var
+        prior_var: Tensor | float
+        if self.prior_std is None:  # s² = mean(μ² + σ²) of each tensor
+            sizes = torch.tensor(self.sizes, dtype=mu.dtype, device=mu.device)
+            sums = mu.new_zeros(len(self.sizes)).index_add(0, tensor_of, second_moment)
+            prior_var = (sums / sizes).index_select(0, tensor_of)
+        else:
+            prior_var = self.prior_std**2
+        kl = 0.5 * (torch.log(prior_var / var) + second_moment / prior_var - 1.0)  # (P,)
+        coefficients = torch.cat([mixing.new_ones(1), mixing])
+        return (coefficients.index_select(0, coefficient_of) * kl).sum()
+
+
+def variational_parameters(module: nn.Module) -> list[VariationalParameter]:
+    return [m for m in module.modules() if isinstance(m, VariationalParameter)]
