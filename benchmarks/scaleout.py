@@ -7,6 +7,9 @@
     python benchmarks/scaleout.py speedup --repeats 3 --out benchmarks/out/scaleout-speedup \\
         -- --data mnist1d --n-train 2000 --epochs 2 --batch-size 256
 
+    # the work of each rank: wall and CPU seconds of search epochs, per rank
+    python benchmarks/scaleout.py cost --repeats 3 --data mnist1d --n-train 2000
+
 Every rank gets ``OMP_NUM_THREADS=1`` (``--threads``), and every address is 127.0.0.1:
 the rendezvous (``--master-addr``) and gloo's own sockets (``GLOO_SOCKET_IFNAME=lo``).
 """
@@ -45,11 +48,16 @@ def environment(threads: int = 1) -> dict[str, str]:
             "GLOO_SOCKET_IFNAME": "lo"}
 
 
-def torchrun_command(nproc: int, mdlnas_args: Sequence[str]) -> list[str]:
-    """``torchrun ... -m mdlnas ARGS`` on this machine alone, on a fresh free port."""
+def torchrun(nproc: int) -> list[str]:
+    """``torchrun`` for ``nproc`` processes on this machine alone, on a fresh free port."""
     return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
             "--nproc-per-node", str(nproc), "--master-addr", "127.0.0.1",
-            "--master-port", str(free_port()), "-m", "mdlnas", *mdlnas_args]
+            "--master-port", str(free_port())]
+
+
+def torchrun_command(nproc: int, mdlnas_args: Sequence[str]) -> list[str]:
+    """``torchrun ... -m mdlnas ARGS``."""
+    return [*torchrun(nproc), "-m", "mdlnas", *mdlnas_args]
 
 
 def run(command: Sequence[str], threads: int = 1, timeout: float = 600) -> dict[str, Any]:
@@ -140,6 +148,69 @@ def _agreement(out: Path, nproc: int, threads: int) -> dict[str, Any]:
     return {"same_genotype": same, "max_gamma_difference": gap}
 
 
+def _epoch_cost(args: argparse.Namespace) -> int:
+    """Inside each rank (under torchrun, or alone): time search epochs in wall and CPU
+    seconds; rank 0 prints every rank's times as one JSON line. CPU seconds measure a
+    rank's own work even when other jobs share the cores."""
+    from mdlnas import distributed
+    from mdlnas.config import SearchConfig
+    from mdlnas.data import DataConfig, load
+    from mdlnas.search.darts import BilevelSearch
+    from mdlnas.space.presets import make_space, space_for
+
+    with distributed.session("cpu"):
+        data = load(DataConfig(name=args.data, n_train=args.n_train))
+        config = SearchConfig(batch_size=args.batch_size, xi=args.xi, device="cpu")
+        state = BilevelSearch(data, make_space(space_for(data.modality)), config)
+        distributed.barrier()  # the ranks finish loading at different times
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(args.epochs):
+            state.run_epoch()
+        mine = (time.perf_counter() - wall, time.process_time() - cpu)
+        everyone: list[Any] = [mine]
+        if distributed.world_size() > 1:
+            import torch.distributed as dist
+
+            everyone = [None] * distributed.world_size()
+            dist.all_gather_object(everyone, mine)
+        if distributed.is_main():
+            print(json.dumps({"wall": [w for w, _ in everyone], "cpu": [c for _, c in everyone],
+                              "alpha_sum": float(sum(a.sum() for a in
+                                                     state.model.arch_parameters()))}))
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    """Alternate 1-process and N-process epoch timings (see :func:`_epoch_cost`)."""
+    worker = [str(Path(__file__).resolve()), "epoch-cost", "--data", args.data,
+              "--epochs", str(args.epochs), "--xi", str(args.xi)]
+    worker += ["--n-train", str(args.n_train)] if args.n_train else []
+    worker += ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    rows = []
+    for repeat in range(args.repeats):
+        for nproc in (1, args.nproc):
+            command = [sys.executable, *worker] if nproc == 1 else [*torchrun(nproc), *worker]
+            result = run(command, threads=args.threads)
+            if result["returncode"] != 0:
+                print(result["stderr"][-3000:], file=sys.stderr)
+                return 1
+            times = json.loads(result["stdout"].strip().splitlines()[-1])
+            rows.append({"nproc": nproc, "repeat": repeat, **times,
+                         "command": result["command"]})
+            print(json.dumps(rows[-1]), flush=True)
+    report: dict[str, Any] = {"rows": rows, "machine": platform.platform(),
+                              "cpus": os.cpu_count(), "load": os.getloadavg()}
+    for key in ("wall", "cpu"):
+        one = _median([max(r[key]) for r in rows if r["nproc"] == 1])
+        many = _median([max(r[key]) for r in rows if r["nproc"] == args.nproc])
+        report[f"{key}_seconds"] = {"1": one, str(args.nproc): many, "ratio": one / many}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "cost.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"per epoch, median over repeats of the slowest rank: wall {report['wall_seconds']}, "
+          f"CPU {report['cpu_seconds']}; {args.out / 'cost.json'}")
+    return 0
+
+
 def _median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
@@ -160,7 +231,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--out", type=Path, default=Path("benchmarks/out/scaleout-speedup"))
     s.add_argument("search_args", nargs=argparse.REMAINDER,
                    help="after --: the options of `mdlnas search`")
+    for name, help_text in (("cost", "1 process against N: wall and CPU seconds per rank"),
+                            ("epoch-cost", "(run by cost, inside each rank)")):
+        c = sub.add_parser(name, help=help_text)
+        c.add_argument("--data", default="mnist1d")
+        c.add_argument("--n-train", type=int)
+        c.add_argument("--batch-size", type=int)
+        c.add_argument("--xi", type=float, default=0.0)
+        c.add_argument("--epochs", type=int, default=1)
+        c.add_argument("--repeats", type=int, default=3)
+        c.add_argument("--nproc", type=int, default=2)
+        c.add_argument("--threads", type=int, default=1, help="OMP threads per process")
+        c.add_argument("--out", type=Path, default=Path("benchmarks/out/scaleout-cost"))
     args = parser.parse_args(argv)
+    if args.what == "cost":
+        return _cost(args)
+    if args.what == "epoch-cost":
+        return _epoch_cost(args)
     if args.what == "speedup":
         args.search_args = [a for a in args.search_args if a != "--"]
         args.out.mkdir(parents=True, exist_ok=True)
