@@ -366,7 +366,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare_parser(sub)
     _add_run_dir_parsers(sub)
     _add_serving_parsers(sub)
+    _add_bench_parser(sub)
     return parser
+
+
+def _add_bench_parser(sub: Any) -> None:
+    b = sub.add_parser(
+        "bench",
+        formatter_class=Formatter,
+        help="measure the cost of a search step",
+        description="Benchmarks of mdlnas itself.",
+    )
+    bsub = b.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    sc = bsub.add_parser(
+        "step-cost",
+        formatter_class=Formatter,
+        help="one DARTS step of each kind against one forward+backward of the supernet",
+        description="On the space's default config and one fixed synthetic batch: the "
+        "median time of a forward+backward of the supernet and of a first-order, exact "
+        "second-order and finite-difference second-order search step, each step as a "
+        "multiple of the forward+backward (targets: first order ≤ 2.3, exact second order "
+        "≤ 4.5), their GFLOP/s against a matrix product timed in the same run, and the "
+        "peak memory. With --json the last line is one JSON object.",
+    )
+    sc.add_argument("--space", choices=SPACES.names(), required=True, help="search space")
+    sc.add_argument("--batch-size", type=int, default=128, help="rows of the fixed batch")
+    sc.add_argument("--repeats", type=int, default=10, help="timed repeats (medians)")
+    sc.add_argument("--warmup", type=int, default=2, help="untimed repeats first")
+    sc.add_argument("--deterministic", action="store_true",
+                    help="point weights and λ = 0 (plain DARTS) instead of variational, λ = 1")
+    sc.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    _add_common(sc)
 
 
 def _add_tensorboard(p: argparse.ArgumentParser) -> None:
@@ -724,6 +754,28 @@ def _cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
+    if args.benchmark is None:
+        raise ConfigError("name a benchmark: `mdlnas bench step-cost --space mlp`")
+    import torch
+
+    from mdlnas.bench import StepCostConfig, format_report, step_cost
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be a positive integer, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    config = StepCostConfig(
+        space=args.space, batch_size=args.batch_size, repeats=args.repeats,
+        warmup=args.warmup, lam=0.0 if args.deterministic else 1.0,
+        variational=not args.deterministic, device=args.device,
+    )
+    report = step_cost(config)
+    if not args.json and not args.quiet:
+        print(format_report(report))
+    return report
+
+
 COMMANDS = {
     "search": _cmd_search,
     "train": _cmd_train,
@@ -735,6 +787,7 @@ COMMANDS = {
     "show": _cmd_show,
     "export": _cmd_export,
     "predict": _cmd_predict,
+    "bench": _cmd_bench,
 }
 
 
