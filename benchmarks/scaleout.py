@@ -175,7 +175,7 @@ def _epoch_cost(args: argparse.Namespace) -> int:
             dist.all_gather_object(everyone, mine)
         if distributed.is_main():
             print(json.dumps({"wall": [w for w, _ in everyone], "cpu": [c for _, c in everyone],
-                              "alpha_sum": float(sum(a.sum() for a in
+                              "alpha_sum": float(sum(a.detach().sum() for a in
                                                      state.model.arch_parameters()))}))
     return 0
 

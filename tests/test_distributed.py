@@ -9,6 +9,7 @@ Whole searches under torchrun are compared with one process in
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from benchmarks.scaleout import free_port
 from mdlnas import distributed
 from mdlnas.cli import main
 from mdlnas.config import BayesConfig
@@ -31,6 +31,12 @@ from mdlnas.space.variational import common_noise, noise_rows, sampling
 # A batch of 11 rows: the two shards (6 and 5 rows) differ in size, so the NLL weighting
 # by the shard's share is tested, not only the plain mean.
 ROWS, LAM, M = 11, 1.0, 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _problem() -> tuple[Supernet, tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:

@@ -76,13 +76,10 @@ def session(device: str = "auto") -> Iterator[None]:
             f"cannot join the {backend} process group ({first}); start mdlnas with torchrun "
             "(docs/DISTRIBUTED.md) and check --master-addr / --rdzv-endpoint and the port"
         ) from None
-    finished = False
     try:
         yield
-        finished = True
+        dist.barrier()  # not after an error: the others may be anywhere, no barrier to hang on
     finally:
-        if finished:  # after an error the others may be anywhere: no barrier to hang on
-            dist.barrier()
         dist.destroy_process_group()
 
 
