@@ -709,7 +709,7 @@ def _cmd_show(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.compare import CompareConfig, format_table, run_compare
+    from mdlnas.compare import CompareConfig, format_summary, format_table, run_compare
     from mdlnas.strategies import Budget, EvaluatorConfig
 
     if args.budget_seconds is not None:
@@ -731,6 +731,9 @@ def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
     rows = run_compare(config, args.out, _progress(args))
     if not args.json and not args.quiet:
         print(format_table(rows))
+        if args.seeds > 1:
+            print(f"\nmean ± standard deviation over {args.seeds} seeds:\n")
+            print(format_summary(rows))
         print(f"\nwritten to {args.out}/compare.csv and {args.out}/pareto.png")
     return {"out": str(args.out), "rows": rows}
 

@@ -14,6 +14,7 @@ training settings (and seed) as every other, and tested once. The output directo
 from __future__ import annotations
 
 import csv
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -146,6 +147,48 @@ def format_table(rows: Sequence[Row]) -> str:
          str(r["evaluations"]))
         for r in rows
     ]
+    return _aligned(header, body)
+
+
+SUMMARY_COLUMNS = ("params", "description_length_bits", "search_seconds", "evaluations")
+
+
+def summarize(rows: Sequence[Row]) -> list[Row]:
+    """Per strategy, in the order first seen: the number of seeds and the mean and sample
+    standard deviation (0 for one seed) of the test metric and of every SUMMARY_COLUMNS."""
+    metric = "test_accuracy" if "test_accuracy" in rows[0] else "test_rmse"
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(str(row["strategy"]), []).append(row)
+    summary: list[Row] = []
+    for name, group in groups.items():
+        entry: Row = {"strategy": name, "seeds": len(group)}
+        for column in (metric, *SUMMARY_COLUMNS):
+            values = [float(r[column]) for r in group]
+            entry[f"{column}_mean"] = statistics.fmean(values)
+            entry[f"{column}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        summary.append(entry)
+    return summary
+
+
+def format_summary(rows: Sequence[Row]) -> str:
+    """``summarize`` as an aligned text table: mean ± standard deviation over seeds."""
+    metric = "test_accuracy" if "test_accuracy" in rows[0] else "test_rmse"
+    header = ("strategy", "seeds", metric, "params", "DL (bits)", "search s", "evals")
+
+    def pm(entry: Row, column: str, spec: str) -> str:
+        return f"{entry[column + '_mean']:{spec}} ± {entry[column + '_std']:{spec}}"
+
+    body = [
+        (str(e["strategy"]), str(e["seeds"]), pm(e, metric, ".3f"), pm(e, "params", ",.0f"),
+         pm(e, "description_length_bits", ",.0f"), pm(e, "search_seconds", ".1f"),
+         pm(e, "evaluations", ".1f"))
+        for e in summarize(rows)
+    ]
+    return _aligned(header, body)
+
+
+def _aligned(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     widths = [max(len(line[i]) for line in (header, *body)) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                        for i, (cell, w) in enumerate(zip(line, widths, strict=True)))

@@ -76,10 +76,12 @@ def _compare_rows(run_dir: Path) -> list[dict[str, Any]]:
 
 def format_overview(overview: dict[str, Any]) -> str:
     if overview["kind"] == "compare":
-        from mdlnas.compare import format_table
+        from mdlnas.compare import format_summary, format_table
 
         rows = overview["rows"]
         body = format_table(rows) if rows else "(no strategy has finished yet)"
+        if len(rows) > len({row["strategy"] for row in rows}):  # some strategy has 2+ seeds
+            body += "\n\nmean ± standard deviation over seeds:\n\n" + format_summary(rows)
         return f"comparison in {overview['run_dir']} ({COMPARE_FILE}):\n\n{body}"
     lines = [f"run directory {overview['run_dir']}"]
     summary, evaluation = overview.get("summary"), overview.get("eval")

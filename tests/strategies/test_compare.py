@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mdlnas.cli import main
-from mdlnas.compare import CompareConfig, format_table, run_compare
+from mdlnas.compare import CompareConfig, format_summary, format_table, run_compare, summarize
 from mdlnas.config import SearchConfig, TrainConfig
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError, RegistryError
@@ -49,6 +49,29 @@ def test_compare_writes_one_row_per_strategy_and_seed(tmp_path: Path) -> None:
     assert printed[0].split()[:3] == ["strategy", "seed", "test_accuracy"] and len(printed) == 5
 
 
+def _row(strategy: str, seed: int, accuracy: float, params: int) -> dict[str, object]:
+    return {"strategy": strategy, "seed": seed, "test_accuracy": accuracy, "params": params,
+            "description_length_bits": 10.0 * params, "search_seconds": 2.0 + seed,
+            "evaluations": 4}
+
+
+def test_summary_is_mean_and_sample_std_per_strategy() -> None:
+    rows = [_row("mdl", 0, 0.90, 100), _row("darts", 0, 0.80, 400),
+            _row("mdl", 1, 0.94, 200), _row("mdl", 2, 0.98, 600)]
+    mdl, darts = summarize(rows)
+    # by hand: accuracies .90 .94 .98 → mean .94, deviations ±.04 → var (2·.0016)/2 = .0016
+    assert mdl["strategy"] == "mdl" and mdl["seeds"] == 3
+    assert mdl["test_accuracy_mean"] == pytest.approx(0.94)
+    assert mdl["test_accuracy_std"] == pytest.approx(0.04)
+    # params 100 200 600 → mean 300; deviations −200 −100 300 → var 140000/2 = 70000
+    assert mdl["params_mean"] == pytest.approx(300)
+    assert mdl["params_std"] == pytest.approx(70000 ** 0.5)
+    assert mdl["search_seconds_mean"] == pytest.approx(3.0)
+    assert darts["seeds"] == 1 and darts["test_accuracy_std"] == 0.0
+    lines = format_summary(rows).splitlines()
+    assert lines[1].split()[:3] == ["mdl", "3", "0.940"] and "300 ± 265" in lines[1]
+
+
 @pytest.mark.parametrize("bad", [{"strategies": ()}, {"strategies": ("random", "random")},
                                  {"seeds": 0}])
 def test_invalid_comparisons_are_refused(bad: dict[str, object]) -> None:
@@ -71,6 +94,25 @@ def test_cli_compare_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:2] == ["strategy", "seed"]
     assert "evolution" in out and "blockqnn" in out
+    assert "mean ± standard deviation" not in out  # one seed: nothing to average
+
+
+def test_cli_compare_and_show_print_the_mean_over_seeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["compare", "--data", "iris", "--strategies", "random", "--budget-evals", "1",
+            "--seeds", "2", "--train-epochs", "1", "--device", "cpu", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    with (tmp_path / "compare.csv").open() as f:
+        accuracies = [float(r["test_accuracy"]) for r in csv.DictReader(f)]
+    expected = ["random", "2", f"{sum(accuracies) / 2:.3f}"]
+    printed = capsys.readouterr().out.split("written to")[0]
+    assert "mean ± standard deviation over 2 seeds" in printed
+    assert printed.strip().splitlines()[-1].split()[:3] == expected
+    assert main(["show", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "mean ± standard deviation over seeds" in shown
+    assert shown.strip().splitlines()[-1].split()[:3] == expected
 
 
 def test_cli_compare_reports_bad_options(
