@@ -46,9 +46,14 @@ def plot_pareto(
         everything.extend(points)
     front = [everything[i] for i in pareto_front(everything)]
     if front:
-        xs, ys = zip(*front, strict=True)
+        # The staircase runs on to the largest network, so that a front of one point (one
+        # network both smallest and best) is still a visible line; each front point is ringed.
+        largest = max(x for x, _ in everything)
+        xs, ys = zip(*front, (largest, front[-1][1]), strict=True)
         ax.step(xs, ys, where="post", color="0.3", linestyle="--", linewidth=1.2,
                 label="Pareto front", zorder=2)
+        fx, fy = zip(*front, strict=True)
+        ax.scatter(fx, fy, s=150, facecolors="none", edgecolors="0.2", linewidths=1.0, zorder=4)
     ax.set_xscale("log")
     ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap
     ax.set_xlabel("parameters of the retrained network")
