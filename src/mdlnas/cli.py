@@ -426,7 +426,8 @@ def _add_run_dir_parsers(sub: Any) -> None:
         formatter_class=Formatter,
         help="summarise a run directory and draw its plots",
         description="Print what a run directory holds: data, space, search, test scores, "
-        "the genotype (or, for a `mdlnas compare` directory, its table). With --plots, "
+        "the genotype (or, for a `mdlnas compare` directory, its table and the mean over "
+        "seeds). With --plots, "
         "(re)draw DIR/plots: γ of every edge over the epochs, loss and description-length "
         "curves, the derived cells (or the Pareto picture of a comparison).",
     )
@@ -447,7 +448,9 @@ def _add_compare_parser(sub: Any) -> None:
         help="run several search strategies on the same data, space and budget",
         description="Search the same data and space with every strategy under the same "
         "budget, retrain each found network from scratch, test it once, and write "
-        "compare.csv, pareto.png and the genotypes to --out. See docs/STRATEGIES.md.",
+        "compare.csv, pareto.png and the genotypes to --out. With --seeds above 1 it also "
+        "prints each strategy's mean ± standard deviation over the seeds (in --json: "
+        "`summary`). See docs/STRATEGIES.md.",
     )
     c.add_argument("--data", default=DEFAULT_DATA,
                    help=f"a dataset ({', '.join(dataset_names())}) or a .csv / .npz file")
@@ -709,7 +712,13 @@ def _cmd_show(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.compare import CompareConfig, format_summary, format_table, run_compare
+    from mdlnas.compare import (
+        CompareConfig,
+        format_summary,
+        format_table,
+        run_compare,
+        summarize,
+    )
     from mdlnas.strategies import Budget, EvaluatorConfig
 
     if args.budget_seconds is not None:
@@ -735,7 +744,7 @@ def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
             print(f"\nmean ± standard deviation over {args.seeds} seeds:\n")
             print(format_summary(rows))
         print(f"\nwritten to {args.out}/compare.csv and {args.out}/pareto.png")
-    return {"out": str(args.out), "rows": rows}
+    return {"out": str(args.out), "rows": rows, "summary": summarize(rows)}
 
 
 def _cmd_export(args: argparse.Namespace) -> dict[str, Any]:

@@ -92,7 +92,7 @@ def run_compare(config: CompareConfig, out_dir: Path, progress: Progress = _sile
             found.genotype.save(out_dir / "genotypes" / f"{name}-seed{seed}.json")
             trained = retrain(found.genotype, data, replace(config.train, seed=seed))
             tested = evaluate(trained.model, data)
-            metric = "test_accuracy" if "test_accuracy" in tested else "test_rmse"
+            metric = metric_of(tested)
             rows.append({
                 "strategy": name,
                 "seed": seed,
@@ -113,6 +113,11 @@ def run_compare(config: CompareConfig, out_dir: Path, progress: Progress = _sile
     title = f"{config.data.name}, {config.budget.describe()} per strategy"
     draw_pareto(rows, out_dir / "pareto.png", title)
     return rows
+
+
+def metric_of(row: Row) -> str:
+    """The test metric a row (or an evaluation) carries: accuracy, or RMSE for regression."""
+    return "test_accuracy" if "test_accuracy" in row else "test_rmse"
 
 
 def write_rows(path: Path, rows: Sequence[Row]) -> None:
@@ -139,7 +144,7 @@ def draw_pareto(rows: Sequence[Row], path: Path, title: str = "") -> None:
 
 def format_table(rows: Sequence[Row]) -> str:
     """The rows as an aligned text table, for the terminal."""
-    metric = "test_accuracy" if "test_accuracy" in rows[0] else "test_rmse"
+    metric = metric_of(rows[0])
     header = ("strategy", "seed", metric, "params", "DL (bits)", "search s", "evals")
     body = [
         (str(r["strategy"]), str(r["seed"]), f"{r[metric]:.4f}", f"{r['params']:,}",
@@ -156,7 +161,7 @@ SUMMARY_COLUMNS = ("params", "description_length_bits", "search_seconds", "evalu
 def summarize(rows: Sequence[Row]) -> list[Row]:
     """Per strategy, in the order first seen: the number of seeds and the mean and sample
     standard deviation (0 for one seed) of the test metric and of every SUMMARY_COLUMNS."""
-    metric = "test_accuracy" if "test_accuracy" in rows[0] else "test_rmse"
+    metric = metric_of(rows[0])
     groups: dict[str, list[Row]] = {}
     for row in rows:
         groups.setdefault(str(row["strategy"]), []).append(row)
@@ -173,7 +178,7 @@ def summarize(rows: Sequence[Row]) -> list[Row]:
 
 def format_summary(rows: Sequence[Row]) -> str:
     """``summarize`` as an aligned text table: mean ± standard deviation over seeds."""
-    metric = "test_accuracy" if "test_accuracy" in rows[0] else "test_rmse"
+    metric = metric_of(rows[0])
     header = ("strategy", "seeds", metric, "params", "DL (bits)", "search s", "evals")
 
     def pm(entry: Row, column: str, spec: str) -> str:

@@ -51,7 +51,11 @@ def test_compare_reports_every_strategy_with_an_eta(
                  "1", "--train-epochs", "1", "--out", str(tmp_path / "cmp"), "--json"]) == 0
     captured = capsys.readouterr()
     assert [line for line in captured.err.splitlines() if "ETA" in line][-1].startswith("[2/2]")
-    assert len(json.loads(captured.out)["rows"]) == 2
+    printed = json.loads(captured.out)
+    assert len(printed["rows"]) == 2
+    assert [(e["strategy"], e["seeds"]) for e in printed["summary"]] == [
+        ("random", 1), ("evolution", 1)]
+    assert printed["summary"][1]["params_mean"] == printed["rows"][1]["params"]
     assert main(["compare", *IRIS[:2], "--strategies", "random", "--budget-evals", "1",
                  "--train-epochs", "1", "--out", str(tmp_path / "cmp2"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
