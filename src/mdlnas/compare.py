@@ -131,14 +131,15 @@ def write_rows(path: Path, rows: Sequence[Row]) -> None:
 
 def _error(row: Row) -> float:
     """Test error for classification, RMSE for regression: smaller is better for both."""
-    return 1.0 - float(row["test_accuracy"]) if "test_accuracy" in row else float(row["test_rmse"])
+    metric = metric_of(row)
+    return 1.0 - float(row[metric]) if metric == "test_accuracy" else float(row[metric])
 
 
 def draw_pareto(rows: Sequence[Row], path: Path, title: str = "") -> None:
     groups: dict[str, list[tuple[float, float]]] = {}
     for row in rows:
         groups.setdefault(row["strategy"], []).append((float(row["params"]), _error(row)))
-    label = "test error (1 − accuracy)" if "test_accuracy" in rows[0] else "test RMSE"
+    label = "test error (1 − accuracy)" if metric_of(rows[0]) == "test_accuracy" else "test RMSE"
     plot_pareto(groups, path, label, title)
 
 
