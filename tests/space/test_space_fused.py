@@ -9,6 +9,7 @@ import torch
 from torch.func import functional_call
 
 from mdlnas.config import BayesConfig
+from mdlnas.space.description import flat_concat
 from mdlnas.space.presets import SpaceOverrides, make_space
 from mdlnas.space.supernet import Supernet
 
@@ -55,6 +56,18 @@ def test_fused_description_length_matches_op_by_op(
 
     for a, b in zip(mixed(g_fused), mixed(g_by_op), strict=True):
         _close(a, b)
+
+
+def test_flat_concat_matches_cat_to_the_second_derivative() -> None:
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(2, 3), (4,), (1, 2, 2)]
+    tensors = [torch.randn(s, generator=generator, dtype=torch.float64, requires_grad=True)
+               for s in shapes]
+    torch.testing.assert_close(flat_concat(tensors),
+                               torch.cat([t.reshape(-1) for t in tensors]))
+    # a non-linear function of the concatenation, so that second derivatives are not zero
+    assert torch.autograd.gradcheck(lambda *ts: flat_concat(ts).sin().sum(), tensors)
+    assert torch.autograd.gradgradcheck(lambda *ts: flat_concat(ts).sin() * 2, tensors)
 
 
 def test_point_weights_describe_nothing() -> None:
