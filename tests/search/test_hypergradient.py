@@ -8,6 +8,7 @@ import torch
 from mdlnas.config import BayesConfig, SpaceConfig
 from mdlnas.search.functional import make_objective
 from mdlnas.search.hypergradient import first_order, hypergradient, second_order
+from mdlnas.space.presets import SpaceOverrides, make_space
 from mdlnas.space.supernet import Supernet
 
 
@@ -108,3 +109,21 @@ def test_negative_xi_is_refused(tiny) -> None:  # type: ignore[no-untyped-def]
     model, f_train, f_val = tiny
     with pytest.raises(ValueError, match="xi"):
         hypergradient(f_train, f_val, model.weight_parameters(), model.arch_parameters(), -1.0)
+
+
+def test_exact_equals_brute_force_on_convolutions() -> None:
+    """The exact method records the convolutions' own double backward
+    (:mod:`mdlnas.space.twice`); the brute force differentiates PyTorch's."""
+    torch.manual_seed(0)
+    space = make_space("conv1d", SpaceOverrides(n_nodes=2, layers=3, channels=4))
+    model = Supernet(space, (1, 12), 3, "classification",
+                     BayesConfig(init_sigma=0.05)).double().train()
+    x_t = torch.randn(8, 1, 12, dtype=torch.float64)
+    x_v = torch.randn(8, 1, 12, dtype=torch.float64)
+    y_t, y_v = torch.randint(0, 3, (8,)), torch.randint(0, 3, (8,))
+    f_train = make_objective(model, x_t, y_t, lam=1.0, m=50, noise_seed=1)
+    f_val = make_objective(model, x_v, y_v, lam=1.0, m=50, noise_seed=2)
+    w, a = model.weight_parameters(), model.arch_parameters()
+    exact = hypergradient(f_train, f_val, w, a, 0.5, "exact")
+    assert _rel(exact, _brute_force(f_train, f_val, w, a, 0.5)) < 1e-8
+    assert _rel(exact, first_order(f_val, w, a)) > 1e-3  # the second-order term is there

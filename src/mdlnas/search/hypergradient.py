@@ -19,10 +19,13 @@ is linear in the training batch, so it is reduced once at the end.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
+
+from mdlnas.space.twice import twice_differentiable
 
 Objective = Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor]
 Reduce = Callable[[Sequence[Tensor]], list[Tensor]]
@@ -84,7 +87,10 @@ def second_order(
         raise ValueError(f"method must be 'exact' or 'fd', got {method!r}")
     w, a = _leaves(weights), _leaves(alphas)
     # unrolled weight step (ξ is its own setting, not the weight optimiser's lr)
-    train_grads = _grad(f_train(w, a), w, create_graph=(method == "exact"))
+    exact = method == "exact"
+    # the training gradient is differentiated again (exact): record the cheap double backward
+    with twice_differentiable() if exact else contextlib.nullcontext():
+        train_grads = _grad(f_train(w, a), w, create_graph=exact)
     step = reduce([g.detach() for g in train_grads])
     with torch.no_grad():  # one foreach call, not two tensor ops per weight tensor
         w_prime = _leaves(torch._foreach_add(w, step, alpha=-xi))
@@ -92,7 +98,7 @@ def second_order(
     val_grads = reduce(_grad(f_val(w_prime, a), [*w_prime, *a]))
     v, direct = val_grads[: len(w)], val_grads[len(w) :]
     # mixed second-order term ∇²_{α,w} F_train · v
-    if method == "exact":
+    if exact:
         # one dot product of the flattened gradients: a handful of autograd nodes to
         # differentiate instead of three per weight tensor
         dot = torch.dot(_flat(train_grads), _flat(v))

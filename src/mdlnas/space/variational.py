@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from mdlnas.config import BayesConfig
 from mdlnas.errors import ConfigError
+from mdlnas.space.twice import convolution
 
 _noise_generator: ContextVar[torch.Generator | None] = ContextVar("noise_generator", default=None)
 _force_sampling: ContextVar[bool] = ContextVar("force_sampling", default=False)
@@ -205,8 +206,7 @@ class VariationalConv(_VariationalMap):
         if self.dim == 1 and self.dilation > 1 and self.groups == x.shape[1] == weight.shape[0]:
             return _depthwise_dilated_conv1d(x, weight, bias, self.stride, self.padding,
                                              self.dilation)
-        conv = F.conv1d if self.dim == 1 else F.conv2d
-        return conv(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        return convolution(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 def _depthwise_dilated_conv1d(
