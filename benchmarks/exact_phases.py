@@ -23,10 +23,12 @@ import torch
 
 from mdlnas.bench import synthetic_data
 from mdlnas.config import SearchConfig
+from mdlnas.memory import keep_freed_memory
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.search.functional import evaluate_free_energy, make_objective
 from mdlnas.search.hypergradient import _flat, _grad, _leaves
 from mdlnas.space.presets import make_space
+from mdlnas.space.twice import twice_differentiable
 
 PHASES = ("fwd_bwd", "train_forward_backward_with_graph", "val_forward_backward",
           "double_backward_to_alpha", "weight_forward_backward")
@@ -39,6 +41,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=12)
     args = p.parse_args()
     torch.set_num_threads(1)
+    keep_freed_memory()  # as the mdlnas command does
     space = make_space(args.space)
     data = synthetic_data(space.dim, args.batch_size, 0)
     search = BilevelSearch(data, space, SearchConfig(xi=0.01, device="cpu",
@@ -64,7 +67,8 @@ def main() -> None:
         f_val = make_objective(model, *val, lam=1.0, m=search.m, noise_seed=2)
         w, a = _leaves(model.weight_parameters()), _leaves(model.arch_parameters())
         start = time.perf_counter()
-        g = _grad(f_train(w, a), w, create_graph=True)
+        with twice_differentiable():  # as hypergradient.second_order records it
+            g = _grad(f_train(w, a), w, create_graph=True)
         lap("train_forward_backward_with_graph", start)
         with torch.no_grad():
             w_prime = _leaves(torch._foreach_add(w, [gi.detach() for gi in g], alpha=-0.01))

@@ -20,6 +20,7 @@ from mdlnas.config_file import DEFAULT_DATA
 from mdlnas.data import DataConfig, dataset_names
 from mdlnas.distributed import on_main
 from mdlnas.errors import ConfigError, MdlnasError
+from mdlnas.memory import keep_freed_memory
 from mdlnas.space.ops import OPS
 from mdlnas.space.presets import SPACES
 
@@ -815,6 +816,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    keep_freed_memory()  # this process is ours: steps reuse memory instead of faulting it in
     parser = build_parser()
     args = parser.parse_args(argv)
     # Which options were typed (not left at their defaults): they override a config file.
