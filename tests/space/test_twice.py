@@ -104,7 +104,7 @@ def test_double_backward_to_another_input_skips_the_weight_gradient(
     scale = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)  # plays α
     out = _ours(x.detach() * scale, w, GEOMETRIES[0])
     (gw,) = torch.autograd.grad(out.sin().sum(), (w,), create_graph=True)
-    assert calls == [(False, True)]  # the first backward: the weight's gradient only
+    assert [need_weight for _, need_weight in calls] == [True]  # the first backward
     calls.clear()
     torch.autograd.grad((gw * torch.ones_like(gw)).sum(), (scale,))
     assert calls and not any(need_weight for _, need_weight in calls)
