@@ -35,11 +35,12 @@ def keep_freed_memory() -> bool:
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-        gnu = libc.gnu_get_libc_version  # only glibc has it; musl's mallopt does nothing
-    except (OSError, AttributeError):
+    except OSError:
         return False
-    del gnu
+    # only glibc has gnu_get_libc_version; musl's mallopt accepts the call and does nothing
+    if not hasattr(libc, "gnu_get_libc_version"):
+        return False
+    mallopt = libc.mallopt
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # -1 turns trimming off altogether (mallopt(3)); mallopt returns 1 on success
     settings = ((_M_MMAP_THRESHOLD, _LARGEST_HEAP_BLOCK), (_M_TRIM_THRESHOLD, -1),

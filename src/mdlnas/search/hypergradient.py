@@ -19,7 +19,6 @@ is linear in the training batch, so it is reduced once at the end.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 
 import torch
@@ -89,7 +88,7 @@ def second_order(
     # unrolled weight step (ξ is its own setting, not the weight optimiser's lr)
     exact = method == "exact"
     # the training gradient is differentiated again (exact): record the cheap double backward
-    with twice_differentiable() if exact else contextlib.nullcontext():
+    with twice_differentiable(exact):
         train_grads = _grad(f_train(w, a), w, create_graph=exact)
     step = reduce([g.detach() for g in train_grads])
     with torch.no_grad():  # one foreach call, not two tensor ops per weight tensor
