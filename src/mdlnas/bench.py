@@ -33,6 +33,7 @@ from mdlnas.config import BayesConfig, HypergradientMethod, SearchConfig
 from mdlnas.data.bundle import DataBundle, Split
 from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError
+from mdlnas.memory import freed_memory_kept
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.search.functional import evaluate_free_energy
 from mdlnas.space.presets import make_space
@@ -177,6 +178,7 @@ def step_cost(config: StepCostConfig) -> dict[str, Any]:
         **{f"{name}_step_gflops": gflop[name] / (median[name] / 1000.0) for name in STEPS},
         "matmul_peak_gflops": peak,
         "peak_rss_mb": peak_rss_mb(),
+        "freed_memory_kept": freed_memory_kept(),
     }
     report["targets"] = dict(TARGETS)
     report["meets_targets"] = all(report[key] <= limit for key, limit in TARGETS.items())
@@ -197,4 +199,6 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{report[f'{name}_step_gflops']:.2f} GFLOP/s")
     lines.append(f"  matrix product peak   {report['matmul_peak_gflops']:9.2f} GFLOP/s")
     lines.append(f"  peak memory           {report['peak_rss_mb']:9.1f} MB")
+    kept = report.get("freed_memory_kept")
+    lines.append(f"  freed memory kept     {'yes' if kept else 'no'} (MDLNAS_KEEP_MEMORY)")
     return "\n".join(lines)

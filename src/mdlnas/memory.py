@@ -25,6 +25,7 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 _LARGEST_HEAP_BLOCK = 32 * 2**20  # glibc's upper limit for the mmap threshold (64-bit)
 _TOP_PAD = 64 * 2**20
+_kept = False  # whether keep_freed_memory took effect in this process
 
 
 def keep_freed_memory() -> bool:
@@ -45,4 +46,12 @@ def keep_freed_memory() -> bool:
     # -1 turns trimming off altogether (mallopt(3)); mallopt returns 1 on success
     settings = ((_M_MMAP_THRESHOLD, _LARGEST_HEAP_BLOCK), (_M_TRIM_THRESHOLD, -1),
                 (_M_TOP_PAD, _TOP_PAD))
-    return all(mallopt(param, value) == 1 for param, value in settings)
+    global _kept
+    _kept = all(mallopt(param, value) == 1 for param, value in settings) or _kept
+    return _kept
+
+
+def freed_memory_kept() -> bool:
+    """Whether :func:`keep_freed_memory` took effect in this process (benchmarks record it:
+    it changes how long a step takes)."""
+    return _kept

@@ -11,6 +11,7 @@ import torch
 from mdlnas.bench import StepCostConfig, matmul_peak_gflops
 from mdlnas.cli import main
 from mdlnas.errors import ConfigError
+from mdlnas.memory import freed_memory_kept
 
 KEYS = ("fwd_bwd_ms", "first_order_step_ms", "second_order_exact_step_ms",
         "second_order_fd_step_ms", "ratio_first", "ratio_second_exact", "ratio_second_fd",
@@ -45,6 +46,8 @@ def test_step_cost_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["first_order_step_gflop"] < report["second_order_exact_step_gflop"]
     assert report["meets_targets"] == (report["ratio_first"] <= 2.3
                                        and report["ratio_second_exact"] <= 4.5)
+    # the command keeps freed memory (it changes step times), and the report says so
+    assert report["freed_memory_kept"] is freed_memory_kept()
 
 
 def test_step_cost_text(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,6 +56,7 @@ def test_step_cost_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert _main_one_thread(argv) == 0
     out = capsys.readouterr().out
     assert "forward+backward" in out and "second order exact" in out and "GFLOP/s" in out
+    assert "freed memory kept" in out
 
 
 def test_matmul_peak_is_a_rate() -> None:
