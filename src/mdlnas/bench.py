@@ -199,6 +199,6 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{report[f'{name}_step_gflops']:.2f} GFLOP/s")
     lines.append(f"  matrix product peak   {report['matmul_peak_gflops']:9.2f} GFLOP/s")
     lines.append(f"  peak memory           {report['peak_rss_mb']:9.1f} MB")
-    kept = report.get("freed_memory_kept")
-    lines.append(f"  freed memory kept     {'yes' if kept else 'no'} (MDLNAS_KEEP_MEMORY)")
+    kept = "yes" if report["freed_memory_kept"] else "no"
+    lines.append(f"  freed memory kept     {kept} (MDLNAS_KEEP_MEMORY)")
     return "\n".join(lines)

@@ -38,7 +38,7 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
-    # only glibc has gnu_get_libc_version; musl's mallopt accepts the call and does nothing
+    # the parameters below are glibc's; only glibc has gnu_get_libc_version
     if not hasattr(libc, "gnu_get_libc_version"):
         return False
     mallopt = libc.mallopt
