@@ -6,8 +6,11 @@ second order. This measures, in one run on one fixed batch, the supernet's forwa
 (``fwd_bwd_ms``: the free energy of the batch, description length included, and the
 gradient of every weight, exactly as a weight step computes it) and a whole search step of
 each kind, and reports each step over ``fwd_bwd_ms``. The machine may be shared, so the
-four measurements take turns within every repeat (a load that comes and goes hits all of
-them alike) and the medians over the repeats are reported.
+measurements take turns within every repeat (a load that comes and goes hits all of them
+alike) and the medians over the repeats are reported. The forward+backward, the divisor
+of every ratio, is timed right before each step (three times a repeat): on a 2-core
+virtual machine whose speed was seen to change by a fifth from one step to the next, one
+sample a repeat left its median the noisiest number of the report.
 
 It also counts the floating-point operations of each step (matrix products and
 convolutions, forward and backward, by ``torch.utils.flop_counter``) and times a square
@@ -98,6 +101,11 @@ def _timed(fn: Callable[[], object], device: torch.device) -> float:
     return (_now(device) - start) * 1000.0
 
 
+def timing_order(steps: tuple[str, ...]) -> list[str]:
+    """What one repeat times, in order: each step right after a forward+backward."""
+    return [name for step in steps for name in ("fwd_bwd", step)]
+
+
 def _gflop(fn: Callable[[], object]) -> float:
     counter = FlopCounterMode(display=False)
     with counter:
@@ -157,8 +165,8 @@ def step_cost(config: StepCostConfig) -> dict[str, Any]:
         runs[name] = stepper(search, name)
     times: dict[str, list[float]] = {name: [] for name in runs}
     for repeat in range(config.warmup + config.repeats):
-        for name, run in runs.items():  # in turn, so that changing load hits all alike
-            ms = _timed(run, device)
+        for name in timing_order(STEPS):  # in turn, so that changing load hits all alike
+            ms = _timed(runs[name], device)
             if repeat >= config.warmup:
                 times[name].append(ms)
     gflop = {name: _gflop(run) for name, run in runs.items()}
@@ -169,6 +177,7 @@ def step_cost(config: StepCostConfig) -> dict[str, Any]:
         "variational": config.variational, "lam": config.lam, "device": str(device),
         "threads": torch.get_num_threads(),
         "fwd_bwd_ms": median["fwd_bwd"],
+        "fwd_bwd_samples": len(times["fwd_bwd"]),
         **{f"{name}_step_ms": median[name] for name in STEPS},
         "ratio_first": median["first_order"] / median["fwd_bwd"],
         "ratio_second_exact": median["second_order_exact"] / median["fwd_bwd"],

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from mdlnas.bench import StepCostConfig, matmul_peak_gflops
+from mdlnas.bench import STEPS, StepCostConfig, matmul_peak_gflops, timing_order
 from mdlnas.cli import main
 from mdlnas.errors import ConfigError
 from mdlnas.memory import freed_memory_kept
@@ -46,6 +46,8 @@ def test_step_cost_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["first_order_step_gflop"] < report["second_order_exact_step_gflop"]
     assert report["meets_targets"] == (report["ratio_first"] <= 2.3
                                        and report["ratio_second_exact"] <= 4.5)
+    # the divisor of the ratios is timed next to every step: three samples a repeat
+    assert report["fwd_bwd_samples"] == 3 * report["repeats"]
     # the command keeps freed memory (it changes step times), and the report says so
     assert report["freed_memory_kept"] is freed_memory_kept()
 
@@ -57,6 +59,12 @@ def test_step_cost_text(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "forward+backward" in out and "second order exact" in out and "GFLOP/s" in out
     assert "freed memory kept" in out
+
+
+def test_each_step_is_timed_right_after_a_forward_backward() -> None:
+    order = timing_order(STEPS)
+    assert order[1::2] == list(STEPS)
+    assert order[::2] == ["fwd_bwd"] * len(STEPS)
 
 
 def test_matmul_peak_is_a_rate() -> None:
