@@ -197,7 +197,8 @@ def step_cost(config: StepCostConfig) -> dict[str, Any]:
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"space {report['space']}, batch {report['batch_size']}, "
              f"{report['repeats']} repeats, {report['device']}, {report['threads']} threads"]
-    lines.append(f"  forward+backward      {report['fwd_bwd_ms']:9.2f} ms")
+    lines.append(f"  forward+backward      {report['fwd_bwd_ms']:9.2f} ms  "
+                 f"(median of {report['fwd_bwd_samples']}, one before each step)")
     for name, ratio in (("first_order", "ratio_first"),
                         ("second_order_exact", "ratio_second_exact"),
                         ("second_order_fd", "ratio_second_fd")):

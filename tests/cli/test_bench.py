@@ -59,6 +59,7 @@ def test_step_cost_text(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "forward+backward" in out and "second order exact" in out and "GFLOP/s" in out
     assert "freed memory kept" in out
+    assert "median of 3, one before each step" in out  # one repeat
 
 
 def test_each_step_is_timed_right_after_a_forward_backward() -> None:
