@@ -388,7 +388,9 @@ def _add_bench_parser(sub: Any) -> None:
         "second-order and finite-difference second-order search step, each step as a "
         "multiple of the forward+backward (targets: first order ≤ 2.3, exact second order "
         "≤ 4.5), their GFLOP/s against a matrix product timed in the same run, and the "
-        "peak memory. With --json the last line is one JSON object.",
+        "peak memory. The steps take turns in every repeat, each right after a "
+        "forward+backward, so that a changing load hits the ratios' two sides alike. "
+        "With --json the last line is one JSON object.",
     )
     sc.add_argument("--space", choices=SPACES.names(), required=True, help="search space")
     sc.add_argument("--batch-size", type=int, default=128, help="rows of the fixed batch")
