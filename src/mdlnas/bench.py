@@ -9,8 +9,9 @@ each kind, and reports each step over ``fwd_bwd_ms``. The machine may be shared,
 measurements take turns within every repeat (a load that comes and goes hits all of them
 alike) and the medians over the repeats are reported. The forward+backward, the divisor
 of every ratio, is timed right before each step (three times a repeat): on a 2-core
-virtual machine whose speed was seen to change by a fifth from one repeat to the next, one
-sample a repeat left its median the noisiest number of the report.
+virtual machine where it took 699–1,148 ms over the ten repeats of one conv1d run
+(``benchmarks/step_cost_raw.py``), one sample a repeat left its median the noisiest
+number of the report.
 
 It also counts the floating-point operations of each step (matrix products and
 convolutions, forward and backward, by ``torch.utils.flop_counter``) and times a square
