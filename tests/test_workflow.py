@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
-import tomllib
 
 from mdlnas import tomlio
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError
 from mdlnas.workflow import RunConfig, config_from_tables, config_tables
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 
 @pytest.mark.parametrize("prior", [1.0, 0.3, None])
