@@ -808,7 +808,11 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        # Output shorter than the buffer is written only now: a reader that went away
+        # must show here, not in Python's flush at exit (exit status 120).
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         # The reader went away (`mdlnas list | head -1`): nothing left to tell it. Point
         # stdout at /dev/null so that Python's flush at exit does not raise again.
