@@ -137,11 +137,32 @@ def _add_train_options(
         default=default(False),
         help="retrain with point weights instead of variational ones" + note,
     )
+    p.add_argument(
+        f"--{prefix}schedule",
+        choices=("cosine", "onecycle"),
+        default=default(d.schedule),
+        help="learning rate over the retraining: cosine down to 0, or one cycle (up in the "
+        "first 30%% of the steps, then down)" + note,
+    )
+    p.add_argument(
+        f"--{prefix}weight-decay",
+        type=float,
+        default=default(d.weight_decay),
+        help="decoupled weight decay (AdamW) of the weights, never of their widths σ" + note,
+    )
+    p.add_argument(
+        f"--{prefix}refit",
+        action=argparse.BooleanOptionalAction,
+        default=default(d.refit),
+        help="retrain on the training and validation rows together and keep the last "
+        "epoch, instead of keeping the epoch of best validation NLL" + note,
+    )
 
 
 def _train_changes(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
     """The retraining options the user gave, by TrainConfig field name."""
-    names = ("epochs", "lr", "batch_size", "lam", "n_train")
+    names = ("epochs", "lr", "batch_size", "lam", "n_train", "schedule", "weight_decay",
+             "refit")
     values = {name: getattr(args, prefix + name) for name in names}
     return {name: value for name, value in values.items() if value is not None}
 
@@ -228,6 +249,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="first epochs train only the weights, with λ rising from 0 (α fixed)",
     )
     s.add_argument(
+        "--calibrate",
+        type=int,
+        default=search_defaults.calibration_epochs,
+        metavar="N",
+        help="after the warm-up, at most N epochs train weights, σ and prior at full λ with "
+        "α frozen, until every op's description length per weight has settled",
+    )
+    s.add_argument(
+        "--calibration-tol",
+        type=float,
+        default=search_defaults.calibration_tol,
+        help="calibration ends when no op's description length per weight changes by more "
+        "than this (relative) in an epoch",
+    )
+    s.add_argument(
         "--tol",
         type=float,
         default=search_defaults.tol,
@@ -281,6 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=bayes_defaults.init_sigma,
         help="posterior standard deviation of every weight at initialisation",
+    )
+    s.add_argument(
+        "--sigma-init",
+        choices=("absolute", "relative"),
+        default=bayes_defaults.sigma_init,
+        help="relative: --init-sigma is a fraction of each tensor's initial standard "
+        "deviation (He), so a weight's first price does not depend on its layer's width",
+    )
+    s.add_argument(
+        "--prior-mean",
+        choices=("zero", "empirical"),
+        default=bayes_defaults.prior_mean,
+        help="empirical: the prior's mean is fitted per tensor in closed form too (Graves "
+        "2011; needs --prior-std empirical)",
     )
     s.add_argument("--seed", type=int, default=0, help="seed of the split, init and noise")
     s.add_argument("--out", type=Path, help="run directory (default: runs/DATA-TIME)")

@@ -36,6 +36,8 @@ SEARCH_OPTION_KEYS: dict[str, tuple[Key, ...]] = {
     "hypergradient": (("search", "hypergradient"),),
     "epochs": (("search", "max_epochs"),),
     "warmup": (("search", "warmup_epochs"),),
+    "calibrate": (("search", "calibration_epochs"),),
+    "calibration_tol": (("search", "calibration_tol"),),
     "tol": (("search", "tol"),),
     "patience": (("search", "patience"),),
     "batch_size": (("search", "batch_size"),),
@@ -46,6 +48,8 @@ SEARCH_OPTION_KEYS: dict[str, tuple[Key, ...]] = {
     "prior_std": (("search", "bayes", "prior_std"), ("train", "bayes", "prior_std")),
     "sigma_lr": (("search", "bayes", "sigma_lr"), ("train", "bayes", "sigma_lr")),
     "init_sigma": (("search", "bayes", "init_sigma"), ("train", "bayes", "init_sigma")),
+    "sigma_init": (("search", "bayes", "sigma_init"), ("train", "bayes", "sigma_init")),
+    "prior_mean": (("search", "bayes", "prior_mean"), ("train", "bayes", "prior_mean")),
     "seed": (("data", "seed"), ("search", "seed"), ("train", "seed")),
     "device": (("search", "device"), ("train", "device")),
     "train_epochs": (("train", "epochs"),),
@@ -53,6 +57,9 @@ SEARCH_OPTION_KEYS: dict[str, tuple[Key, ...]] = {
     "train_batch_size": (("train", "batch_size"),),
     "train_lam": (("train", "lam"),),
     "train_n_train": (("train", "n_train"),),
+    "train_schedule": (("train", "schedule"),),
+    "train_weight_decay": (("train", "weight_decay"),),
+    "train_refit": (("train", "refit"),),
     "train_deterministic": (("train", "bayes", "variational"),),
 }
 

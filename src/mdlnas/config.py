@@ -14,6 +14,9 @@ from mdlnas.errors import ConfigError
 
 HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
+SigmaInit = Literal["absolute", "relative"]
+PriorMean = Literal["zero", "empirical"]
+Schedule = Literal["cosine", "onecycle"]
 
 
 def _finite(name: str, value: object) -> float:
@@ -88,7 +91,12 @@ class BayesConfig:
     ``variational``: Gaussian posterior (True) or point weights (False, plain DARTS).
     ``prior_std``: standard deviation ``s`` of the prior ``N(0, s^2)``; ``None`` sets it
     per tensor by empirical Bayes (``s^2 = mean(mu^2 + sigma^2)``, the KL-minimising value).
-    ``init_sigma``: posterior standard deviation at initialisation.
+    ``prior_mean``: ``"zero"``, or ``"empirical"`` (with ``prior_std=None``): the prior's
+    mean is also fitted per tensor in closed form, ``m = mean(mu)`` and
+    ``s^2 = mean((mu - m)^2 + sigma^2)`` (Graves 2011).
+    ``init_sigma``: posterior standard deviation at initialisation; with
+    ``sigma_init="relative"`` a fraction of each tensor's initial scale (its He standard
+    deviation), so that a weight's first price does not depend on the layer's width.
     ``sigma_lr``: learning rate of the posterior widths (``rho``, σ = softplus(ρ)); None
     uses the weights' learning rate. ρ moves on a log scale, so at a small learning rate
     and few steps σ barely leaves ``init_sigma`` and every weight costs about
@@ -100,6 +108,8 @@ class BayesConfig:
     prior_std: float | None = 1.0
     init_sigma: float = 1e-3
     sigma_lr: float | None = None
+    sigma_init: SigmaInit = "absolute"
+    prior_mean: PriorMean = "zero"
 
     def __post_init__(self) -> None:
         if not isinstance(self.variational, bool):
@@ -109,6 +119,17 @@ class BayesConfig:
         _positive("init_sigma", self.init_sigma)
         if self.sigma_lr is not None:
             _positive("sigma_lr", self.sigma_lr)
+        if self.sigma_init not in ("absolute", "relative"):
+            raise ConfigError(
+                f"sigma_init must be 'absolute' or 'relative', got {self.sigma_init!r}"
+            )
+        if self.prior_mean not in ("zero", "empirical"):
+            raise ConfigError(f"prior_mean must be 'zero' or 'empirical', got {self.prior_mean!r}")
+        if self.prior_mean == "empirical" and self.prior_std is not None:
+            raise ConfigError(
+                "an empirical prior mean needs the empirical prior variance too "
+                "(prior_std = \"empirical\")"
+            )
 
 
 @dataclass(frozen=True)
@@ -177,6 +198,13 @@ class SearchConfig:
     description length of weights that have not learnt anything yet does not decide the
     architecture. The search stops when the per-epoch relative change of both the weights and
     the architecture stays below ``tol`` for ``patience`` epochs, or after ``max_epochs``.
+
+    Calibration (after the warm-up, before α moves): at most ``calibration_epochs`` epochs
+    train the weights, their widths σ and the prior under the full λ with α frozen, until
+    every op's description length per weight changes by less than ``calibration_tol``
+    (relative) from one epoch to the next. Without it α is priced by the description
+    length of the initial σ, not by what each op needs, and falls to parameter-free ops.
+    ``max_epochs`` counts every epoch, calibration included.
     """
 
     lam: float = 1.0
@@ -184,6 +212,8 @@ class SearchConfig:
     hypergradient: HypergradientMethod = "exact"
     max_epochs: int = 20
     warmup_epochs: int = 0
+    calibration_epochs: int = 0
+    calibration_tol: float = 0.05
     tol: float = 1e-3
     patience: int = 3
     batch_size: int | None = None  # None: chosen from the data, see batch_size_for
@@ -201,10 +231,11 @@ class SearchConfig:
     def __post_init__(self) -> None:
         _non_negative("lam", self.lam)
         _non_negative("xi", self.xi)
-        if not _is_int(self.warmup_epochs) or self.warmup_epochs < 0:
-            raise ConfigError(
-                f"warmup_epochs must be a non-negative integer, got {self.warmup_epochs!r}"
-            )
+        for name in ("warmup_epochs", "calibration_epochs"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        _positive("calibration_tol", self.calibration_tol)
         _non_negative("tol", self.tol)
         _non_negative("w_weight_decay", self.w_weight_decay)
         _non_negative("alpha_weight_decay", self.alpha_weight_decay)
@@ -230,12 +261,19 @@ class TrainConfig:
     energy as the search, with α fixed); it has no effect on deterministic weights.
     ``n_train``: training rows for retraining; None keeps the search's, 0 takes every
     training row (search on a subset, retrain on all; the test part is the same).
+    ``schedule``: the learning rate over the whole retraining, ``"cosine"`` (from ``lr``
+    down to 0) or ``"onecycle"`` (up to ``lr`` in the first 30 % of the steps, then down).
+    ``refit``: once the architecture is chosen, train on the training and validation rows
+    together for all ``epochs`` and keep the last epoch (nothing is left to select on);
+    otherwise train on the training rows and keep the epoch of best validation NLL.
     """
 
     epochs: int = 30
     batch_size: int | None = None  # None: chosen from the data, see batch_size_for
     lr: float = 3e-3
     weight_decay: float = 0.0
+    schedule: Schedule = "cosine"
+    refit: bool = False
     lam: float = 1.0
     grad_clip: float = 5.0
     seed: int = 0
@@ -250,6 +288,10 @@ class TrainConfig:
             raise ConfigError(f"n_train must be 0 (all rows) or positive, got {self.n_train!r}")
         _non_negative("lam", self.lam)
         _non_negative("weight_decay", self.weight_decay)
+        if self.schedule not in ("cosine", "onecycle"):
+            raise ConfigError(f"schedule must be 'cosine' or 'onecycle', got {self.schedule!r}")
+        if not isinstance(self.refit, bool):
+            raise ConfigError(f"refit must be true or false, got {self.refit!r}")
         _positive_ints(self, "epochs")
         _positive_ints_or_none(self, "batch_size")
         _seed(self.seed)

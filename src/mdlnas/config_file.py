@@ -43,6 +43,10 @@ _BAYES = {
     "[--init-sigma]",
     "sigma_lr": "learning rate of the posterior widths σ (unset: the weights' learning "
     "rate) [--sigma-lr]",
+    "sigma_init": '"absolute": init_sigma is σ itself; "relative": a fraction of each '
+    "tensor's initial (He) standard deviation [--sigma-init]",
+    "prior_mean": '"zero", or "empirical": the prior mean is fitted per tensor in closed '
+    'form too (needs the empirical prior variance) [--prior-mean]',
 }
 
 OPTION_HELP: dict[str, str] = {
@@ -93,6 +97,11 @@ OPTION_HELP: dict[str, str] = {
     "converges [--epochs]",
     "search.warmup_epochs": "first epochs train only the weights, λ rising from 0, α fixed "
     "[--warmup]",
+    "search.calibration_epochs": "after the warm-up, at most this many epochs train the "
+    "weights, σ and prior at full λ with α frozen, until every op's description length per "
+    "weight has settled (0: no calibration) [--calibrate]",
+    "search.calibration_tol": "calibration ends when no op's description length per weight "
+    "changes by more than this fraction in an epoch [--calibration-tol]",
     "search.tol": "convergence: relative change of weights and α per epoch below this "
     "[--tol]",
     "search.patience": "convergence: for this many epochs in a row [--patience]",
@@ -117,8 +126,14 @@ OPTION_HELP: dict[str, str] = {
     "train.epochs": "epochs of retraining [--train-epochs; `mdlnas train --epochs`]",
     "train.batch_size": "batch size (unset: a tenth of the training rows, 16 to 64) "
     "[--train-batch-size]",
-    "train.lr": "learning rate (Adam, cosine schedule) [--train-lr]",
-    "train.weight_decay": "weight decay",
+    "train.lr": "learning rate (AdamW; the peak of the schedule) [--train-lr]",
+    "train.weight_decay": "decoupled weight decay of the weights, never of their widths σ "
+    "[--train-weight-decay]",
+    "train.schedule": '"cosine" (from lr down to 0) or "onecycle" (up to lr in the first '
+    '30 % of the steps, then down) [--train-schedule]',
+    "train.refit": "retrain on the training and validation rows together and keep the last "
+    "epoch (false: train on the training rows, keep the epoch of best validation NLL) "
+    "[--train-refit]",
     "train.lam": "weight of the description length when retraining variationally "
     "[--train-lam]",
     "train.grad_clip": "clip the gradient norm to this",

@@ -80,7 +80,7 @@ def test_show_plots_redraws_the_pictures(
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("plots"))
     assert main(["show", str(copy), "--plots", "--quiet"]) == 0
     assert sorted(p.name for p in (copy / "plots").iterdir()) == [
-        "alphas_normal.png", "cells.png", "curves.png"]
+        "alphas_normal.png", "cells.png", "curves.png", "dl_per_weight.png"]
 
 
 def test_show_an_unfinished_search_says_how_to_resume(

@@ -25,17 +25,22 @@ from mdlnas.space.cell import cell_edges
 METRICS_FILE = "metrics.csv"
 ALPHAS_FILE = "alphas.csv"
 ALPHA_COLUMNS = ("epoch", "cell", "edge", "op", "gamma")
+DL_PREFIX = "dl_per_weight."
 
 Row = dict[str, Any]
 
 
-def metrics_rows(history: Iterable[Mapping[str, float]], config: SearchConfig) -> list[Row]:
+def metrics_rows(history: Iterable[Mapping[str, Any]], config: SearchConfig) -> list[Row]:
     """One metrics.csv row per epoch record. The learning rates come from the config:
-    the search keeps them constant (no schedule), so they are the rates of every epoch."""
+    the search keeps them constant (no schedule), so they are the rates of every epoch.
+    The description length per weight of each op becomes one column per op,
+    ``dl_per_weight.CELL:OP`` (nats)."""
     sigma_lr = config.bayes.sigma_lr if config.bayes.sigma_lr is not None else config.w_lr
     rows = []
     for record in history:
-        row: Row = dict(record)
+        row: Row = {k: v for k, v in record.items() if k != "dl_per_weight"}
+        for label, value in record.get("dl_per_weight", {}).items():
+            row[f"{DL_PREFIX}{label}"] = value
         row["lam"] = lam_in_epoch(config, int(record["epoch"]))
         row["w_lr"] = config.w_lr
         row["sigma_lr"] = sigma_lr if config.bayes.variational else math.nan

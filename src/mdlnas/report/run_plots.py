@@ -4,7 +4,10 @@
   edge over the epochs, one panel per edge, titled with the op the genotype kept;
 - ``curves.png``: training and validation loss and NLL, description length, α entropy,
   the validation metric and, after retraining, the retraining curves;
-- ``cells.png``: the derived cell(s), nodes left to right, the op written on each edge.
+- ``cells.png``: the derived cell(s), nodes left to right, the op written on each edge;
+- ``dl_per_weight.png`` (variational searches): the description length per weight of the
+  frame and of every parametric op over the epochs, the epochs with α frozen (warm-up,
+  calibration) shaded, so a user sees whether the prices settled before α moved.
 
 Drawn on bare :class:`~matplotlib.figure.Figure` objects with the Agg canvas (no pyplot
 state, no display); plain matplotlib, no graph-drawing dependency.
@@ -24,7 +27,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from mdlnas.report.run_files import ALPHAS_FILE, METRICS_FILE, edge_label, read_rows
+from mdlnas.report.run_files import (
+    ALPHAS_FILE,
+    DL_PREFIX,
+    METRICS_FILE,
+    edge_label,
+    read_rows,
+)
 from mdlnas.space.genotype import CellGenotype, Genotype
 
 PLOTS_DIR = "plots"
@@ -48,8 +57,13 @@ def draw_run_plots(run_dir: Path) -> list[Path]:
         retraining = (read_rows(run_dir / TRAIN_HISTORY_FILE)
                       if (run_dir / TRAIN_HISTORY_FILE).is_file() else [])
         path = out / "curves.png"
-        plot_curves(read_rows(run_dir / METRICS_FILE), retraining, path)
+        metrics = read_rows(run_dir / METRICS_FILE)
+        plot_curves(metrics, retraining, path)
         written.append(path)
+        if any(key.startswith(DL_PREFIX) for key in metrics[0] if metrics):
+            path = out / "dl_per_weight.png"
+            plot_description_length(metrics, path)
+            written.append(path)
     path = out / "cells.png"
     plot_cells(genotype, path)
     written.append(path)
@@ -150,6 +164,26 @@ def plot_curves(metrics: Sequence[Row], retraining: Sequence[Row], path: Path) -
     else:
         axes[1, 2].set_visible(False)
     fig.suptitle("search" + (" and retraining" if retraining else ""))
+    fig.savefig(path, dpi=110)
+
+
+def plot_description_length(metrics: Sequence[Row], path: Path) -> None:
+    """Nats per weight of the frame and of each parametric op (one panel per cell type)
+    over the epochs; epochs in which α was frozen are shaded."""
+    labels = [key[len(DL_PREFIX):] for key in metrics[0] if key.startswith(DL_PREFIX)]
+    cells = sorted({label.split(":")[0] for label in labels if ":" in label})
+    fig = _new_figure(5.5 * max(1, len(cells)), 4.0)
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(cells))))
+    frozen = [float(r["epoch"]) for r in metrics if r.get("phase") in ("warmup", "calibration")]
+    for ax, cell in zip(axes, cells or ["frame"], strict=True):
+        keys = {f"{DL_PREFIX}{label}": label.split(":")[-1] for label in labels
+                if label.startswith(f"{cell}:") or label == "frame"}
+        _panel(ax, metrics, keys, f"{cell} cell" if cells else "frame", "nats per weight")
+        if frozen:
+            ax.axvspan(min(frozen) - 0.5, max(frozen) + 0.5, color="0.85", zorder=0,
+                       label="α frozen")
+            ax.legend(fontsize=8)
+    fig.suptitle("description length per weight (not weighed by γ)")
     fig.savefig(path, dpi=110)
 
 

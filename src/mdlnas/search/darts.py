@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,8 +55,10 @@ class EpochRecord:
     weight_change: float
     alpha_change: float
     seconds: float
+    phase: str = "search"  # "warmup", "calibration" (α frozen in both) or "search"
+    dl_per_weight: dict[str, float] = field(default_factory=dict)  # nats, by op (see Supernet)
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -93,6 +95,15 @@ def alpha_entropy(gammas: dict[str, torch.Tensor]) -> float:
     0 is a discrete choice."""
     rows = torch.cat([g.detach() for g in gammas.values()])
     return float(-(rows * rows.clamp_min(1e-12).log()).sum(-1).mean())
+
+
+def settled(previous: dict[str, float], current: dict[str, float], tol: float) -> bool:
+    """Whether every entry of ``current`` differs from ``previous`` by less than ``tol``
+    relative to its size (the calibration's test of the description length per weight)."""
+    if not current or set(previous) != set(current):
+        return not current  # nothing to calibrate (point weights) is settled at once
+    return all(abs(current[k] - previous[k]) <= tol * max(abs(previous[k]), 1e-12)
+               for k in current)
 
 
 def lam_in_epoch(config: SearchConfig, epoch: int) -> float:
@@ -132,14 +143,15 @@ class BilevelSearch:
             )
         self.w_opt = adam(
             optimizer_groups(self.model, self.model.weight_parameters(), config.w_lr,
-                             config.bayes.sigma_lr), self.device,
-            weight_decay=config.w_weight_decay,
+                             config.bayes.sigma_lr, config.w_weight_decay), self.device,
         )
         self.a_opt = adam(
             self.model.arch_parameters(), self.device, lr=config.alpha_lr, betas=(0.5, 0.999),
             weight_decay=config.alpha_weight_decay,
         )
         self.monitor = ChangeMonitor(config.tol, config.patience)
+        self.calibrated = False
+        self.calibration_epochs_run = 0
         self.history: list[EpochRecord] = []
         self.converged = False
         self.seconds = 0.0
@@ -156,6 +168,22 @@ class BilevelSearch:
         return self.epoch < self.config.warmup_epochs
 
     @property
+    def calibrating(self) -> bool:
+        """After the warm-up, until each op's description length per weight has settled
+        (or ``calibration_epochs`` have passed): weights, σ and prior train at full λ,
+        α stays frozen."""
+        return (self.config.bayes.variational and not self.warming_up and not self.calibrated
+                and self.calibration_epochs_run < self.config.calibration_epochs)
+
+    @property
+    def arch_frozen(self) -> bool:
+        return self.warming_up or self.calibrating
+
+    @property
+    def phase(self) -> str:
+        return "warmup" if self.warming_up else "calibration" if self.calibrating else "search"
+
+    @property
     def lam(self) -> float:
         """The complexity weight of the current epoch (it ramps up during warm-up)."""
         return lam_in_epoch(self.config, self.epoch + 1)
@@ -168,31 +196,47 @@ class BilevelSearch:
 
     def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        train_seed, val_seed = self._noise_seed(), self._noise_seed()
+        if not self.arch_frozen:
+            self._architecture_step(train_batch, val_batch, train_seed, val_seed)
+        return self._weight_step(train_batch)
+
+    def _architecture_step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
+                           val_batch: tuple[torch.Tensor, torch.Tensor],
+                           train_seed: int, val_seed: int) -> None:
+        """α ← α − η_α · ∇_α F_val(w − ξ ∇_w F_train(w, α), α), one noise stream per batch
+        shared by all of the hypergradient's evaluations. BatchNorm normalises by each
+        batch but its running statistics are left alone: they belong to the weights'
+        training data, not to validation batches or the perturbed weights w′, w ± εv."""
         cfg, model, lam = self.config, self.model, self.lam
         weights, alphas = model.weight_parameters(), model.arch_parameters()
         # this rank's rows of each batch (all of them for one process)
         train_part = distributed.shard(len(train_batch[0]))
         val_part = distributed.shard(len(val_batch[0]))
-        # architecture step (one noise stream per batch, shared by all its evaluations)
-        train_seed, val_seed = self._noise_seed(), self._noise_seed()
-        if not self.warming_up:
-            f_train = make_objective(model, *train_batch, lam=lam, m=self.m,
-                                     noise_seed=train_seed, shard=train_part)
-            f_val = make_objective(model, *val_batch, lam=lam, m=self.m,
-                                   noise_seed=val_seed, shard=val_part)
+        f_train = make_objective(model, *train_batch, lam=lam, m=self.m,
+                                 noise_seed=train_seed, shard=train_part)
+        f_val = make_objective(model, *val_batch, lam=lam, m=self.m,
+                               noise_seed=val_seed, shard=val_part)
+        with model.frozen_statistics():
             grads = hypergradient(f_train, f_val, weights, alphas, cfg.xi, cfg.hypergradient,
                                   reduce=distributed.average)
-            self.a_opt.zero_grad(set_to_none=True)
-            for a, g in zip(alphas, grads, strict=True):
-                a.grad = g.detach()
-            self.a_opt.step()
-            if not all(bool(torch.isfinite(a).all()) for a in alphas):
-                raise SearchError(
-                    f"the architecture parameters α became NaN or infinite in epoch "
-                    f"{self.epoch + 1}; likely causes: too large a ξ or --alpha-lr, or "
-                    "unscaled input data"
-                )
-        # weight step (a fresh sample of the weights' noise)
+        self.a_opt.zero_grad(set_to_none=True)
+        for a, g in zip(alphas, grads, strict=True):
+            a.grad = g.detach()
+        self.a_opt.step()
+        if not all(bool(torch.isfinite(a).all()) for a in alphas):
+            raise SearchError(
+                f"the architecture parameters α became NaN or infinite in epoch "
+                f"{self.epoch + 1}; likely causes: too large a ξ or --alpha-lr, or "
+                "unscaled input data"
+            )
+
+    def _weight_step(self, train_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        """β ← β − η_β · ∇_β F_train(β, α), with a fresh sample of the weights' noise;
+        returns the loss and NLL."""
+        cfg, model, lam = self.config, self.model, self.lam
+        weights = model.weight_parameters()
+        train_part = distributed.shard(len(train_batch[0]))
         self.w_opt.zero_grad(set_to_none=True)
         with (common_noise(self._noise_seed(), self.device),
               noise_rows(train_part.start, train_part.total)):
@@ -216,7 +260,8 @@ class BilevelSearch:
         start = time.perf_counter()
         model = self.model
         model.train()
-        before_w, before_a = flatten(model.weight_parameters()), flatten(model.arch_parameters())
+        phase = self.phase
+        before_w, before_a = flatten(model.weight_means()), flatten(model.arch_parameters())
         val_batches = cycle(self.val_split, self.batch_size, self.rng, self.min_rows)
         losses, nlls = [], []
         for train_batch in self.train_split.batches(self.batch_size, self.rng, self.min_rows):
@@ -225,11 +270,18 @@ class BilevelSearch:
             nlls.append(nll)
         distributed.average_buffers(model)  # each rank's BatchNorm saw only its shards
         distributed.check_lockstep(self.epoch + 1, list(model.parameters()))
-        w_change = relative_change(before_w, flatten(model.weight_parameters()))
+        # the stopping rule watches the weights' means: their widths ρ are on a log scale
+        # and, far larger in norm, would hide how much the weights themselves still move
+        w_change = relative_change(before_w, flatten(model.weight_means()))
         a_change = relative_change(before_a, flatten(model.arch_parameters()))
         lam = self.lam
-        if not self.warming_up:  # α is frozen while warming up: nothing to judge yet
+        dl_per_weight = model.description_length_per_weight()
+        if phase == "search":  # α is frozen before: nothing to judge yet
             self.converged = self.monitor.update(w_change, a_change)
+        elif phase == "calibration":
+            self.calibration_epochs_run += 1
+            previous = self.history[-1].dl_per_weight if self.history else {}
+            self.calibrated = settled(previous, dl_per_weight, self.config.calibration_tol)
         val = self._validate()
         dl = self.description_length_bits()
         record = EpochRecord(
@@ -244,6 +296,8 @@ class BilevelSearch:
             weight_change=w_change,
             alpha_change=a_change,
             seconds=time.perf_counter() - start,
+            phase=phase,
+            dl_per_weight=dl_per_weight,
         )
         self.seconds += record.seconds
         self.history.append(record)
@@ -296,6 +350,7 @@ class BilevelSearch:
             "numpy_rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "monitor": self.monitor.state_dict(),
+            "calibration": {"done": self.calibrated, "epochs": self.calibration_epochs_run},
             "history": [r.to_dict() for r in self.history],
             "converged": self.converged,
             "seconds": self.seconds,
@@ -308,6 +363,9 @@ class BilevelSearch:
         self.rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         self.monitor.load_state_dict(state["monitor"])
+        calibration = state.get("calibration", {"done": False, "epochs": 0})
+        self.calibrated = bool(calibration["done"])
+        self.calibration_epochs_run = int(calibration["epochs"])
         self.history = [EpochRecord(**row) for row in state["history"]]
         self.converged = bool(state["converged"])
         self.seconds = float(state["seconds"])

@@ -33,11 +33,17 @@ class FusedDescriptionLength:
     concatenated, flattened mixing weights passed to :meth:`__call__`)."""
 
     def __init__(self, groups: Sequence[Sequence[VariationalParameter]],
-                 prior_std: float | None) -> None:
+                 prior_std: float | None, prior_mean: str = "zero",
+                 labels: Sequence[str] | None = None) -> None:
+        """``labels[k]``: what group ``k`` is (e.g. its op's name), for
+        :meth:`per_weight_by_label`."""
         self.params = [p for group in groups for p in group]
         self.sizes = [p.mu.numel() for p in self.params]
         self.coefficient_of_param = [k for k, group in enumerate(groups) for _ in group]
         self.prior_std = prior_std
+        self.learn_mean = prior_mean == "empirical"
+        names = list(labels) if labels is not None else [str(k) for k in range(len(groups))]
+        self.label_of_param = [names[k] for k in self.coefficient_of_param]
         self.variational = bool(self.params) and all(p.rho is not None for p in self.params)
         self._index: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
@@ -57,21 +63,46 @@ class FusedDescriptionLength:
         """``mixing``: every cell's γ, flattened and concatenated, ``(n_coefficients - 1,)``."""
         if not self.variational:  # point weights describe nothing (KL 0 by definition)
             return mixing.new_zeros(())
+        kl, coefficient_of = self._elementwise_kl()
+        coefficients = torch.cat([mixing.new_ones(1), mixing])
+        return (coefficients.index_select(0, coefficient_of) * kl).sum()
+
+    def _elementwise_kl(self) -> tuple[Tensor, Tensor]:
+        """The KL of every weight to its tensor's prior ``(P,)``, and the coefficient index
+        that weighs each."""
         mu = flat_concat([p.mu for p in self.params])  # (P,)
         rho = flat_concat([p.rho for p in self.params if p.rho is not None])  # (P,)
         coefficient_of, tensor_of = self._indices(mu.device)
         var = F.softplus(rho).pow(2)
-        second_moment = mu.pow(2) + var
         prior_var: Tensor | float
-        if self.prior_std is None:  # s² = mean(μ² + σ²) of each tensor
+        if self.prior_std is None:  # the closed-form prior of each tensor (Graves 2011)
             sizes = torch.tensor(self.sizes, dtype=mu.dtype, device=mu.device)
+            if self.learn_mean:
+                sums = mu.new_zeros(len(self.sizes)).index_add(0, tensor_of, mu)
+                mu = mu - (sums / sizes).index_select(0, tensor_of)
+            second_moment = mu.pow(2) + var
             sums = mu.new_zeros(len(self.sizes)).index_add(0, tensor_of, second_moment)
             prior_var = (sums / sizes).index_select(0, tensor_of)
         else:
+            second_moment = mu.pow(2) + var
             prior_var = self.prior_std**2
         kl = 0.5 * (torch.log(prior_var / var) + second_moment / prior_var - 1.0)  # (P,)
-        coefficients = torch.cat([mixing.new_ones(1), mixing])
-        return (coefficients.index_select(0, coefficient_of) * kl).sum()
+        return kl, coefficient_of
+
+    def per_weight_by_label(self) -> dict[str, float]:
+        """Mean KL per weight (nats), unweighted by γ, of every label's tensors: what each
+        kind of op costs to describe, weight by weight, whether or not it is picked."""
+        if not self.variational:
+            return {}
+        with torch.no_grad():
+            kl, _ = self._elementwise_kl()
+            per_tensor = torch.split(kl, self.sizes)
+            totals: dict[str, list[float]] = {}
+            for label, part in zip(self.label_of_param, per_tensor, strict=True):
+                total = totals.setdefault(label, [0.0, 0.0])
+                total[0] += float(part.sum())
+                total[1] += part.numel()
+        return {label: kl_sum / count for label, (kl_sum, count) in totals.items()}
 
 
 class _FlatConcat(torch.autograd.Function):

@@ -71,6 +71,26 @@ class Supernet(NetworkFrame):
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self._weights)
 
+    def weight_means(self) -> list[nn.Parameter]:
+        """The weights proper: every weight parameter but the posterior widths ρ."""
+        return [p for n, p in zip(self._weight_names, self._weights, strict=True)
+                if not n.endswith(".rho")]
+
+    @contextlib.contextmanager
+    def frozen_statistics(self) -> Iterator[None]:
+        """BatchNorm normalises by the batch (as in training) without updating its running
+        statistics, for passes that are not weight training: the architecture step's
+        validation batches and perturbed weights."""
+        norms = [m for m in self.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        for norm in norms:
+            norm.track_running_stats = False
+        try:
+            yield
+        finally:
+            for norm in norms:
+                norm.track_running_stats = True
+
     def weight_names(self) -> list[str]:
         """Names of :meth:`weight_parameters`, in the same order."""
         return list(self._weight_names)
@@ -131,14 +151,22 @@ class Supernet(NetworkFrame):
         frame's (stem, transitions, head), which every architecture has."""
         groups = [variational_parameters(self.stem) + variational_parameters(self.transitions)
                   + variational_parameters(self.head_linear)]
-        for cell in self.cells:
+        labels = ["frame"]
+        for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
             assert isinstance(cell, SearchCell)
             for mixed in cell.mixed_ops():
-                for op_index in range(len(self.space.ops)):
+                for op_index, op_name in enumerate(self.space.ops):
                     owned = (variational_parameters(mixed.chosen(op_index))
                              if op_index in mixed.active else [])
                     groups.append(owned)
-        return FusedDescriptionLength(groups, self.bayes.prior_std)
+                    labels.append(f"{'reduce' if reduction else 'normal'}:{op_name}")
+        return FusedDescriptionLength(groups, self.bayes.prior_std, self.bayes.prior_mean,
+                                      labels)
+
+    def description_length_per_weight(self) -> dict[str, float]:
+        """Nats per weight of the frame and of each parametric op of each cell type
+        (``"normal:conv_3"``), not weighed by γ: what an op would cost if picked."""
+        return self._fused_dl.per_weight_by_label()
 
     # -- one discrete path (weight sharing) --------------------------------------------
     def path(self, genotype: Genotype) -> PathChoices:

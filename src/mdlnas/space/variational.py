@@ -89,31 +89,45 @@ def _inverse_softplus(x: float) -> float:
     return x + math.log(-math.expm1(-x))
 
 
-def gaussian_kl(mu: Tensor, sigma: Tensor, prior_std: float | None) -> Tensor:
-    """``KL(N(mu, sigma^2) || N(0, s^2))`` summed over all elements, in nats.
+def empirical_prior(mu: Tensor, sigma: Tensor, learn_mean: bool) -> tuple[Tensor, Tensor]:
+    """The prior ``N(m, s^2)`` of one tensor that minimises its KL, in closed form
+    (Graves 2011): ``m = mean(mu)`` (or 0 when the mean is not learned) and
+    ``s^2 = mean((mu - m)^2 + sigma^2)``. Returns ``(m, s^2)`` as 0-d tensors."""
+    mean = mu.mean() if learn_mean else mu.new_zeros(())
+    return mean, ((mu - mean).pow(2) + sigma.pow(2)).mean()
 
-    With ``prior_std=None`` the prior variance is the empirical-Bayes optimum
-    ``s^2 = mean(mu^2 + sigma^2)``, which turns the sum into
-    ``0.5 * sum(log(s^2 / sigma^2))``.
+
+def gaussian_kl(
+    mu: Tensor, sigma: Tensor, prior_std: float | None, prior_mean: str = "zero"
+) -> Tensor:
+    """``KL(N(mu, sigma^2) || N(m, s^2))`` summed over all elements, in nats.
+
+    With ``prior_std`` given, ``m = 0`` and ``s = prior_std``. With ``prior_std=None`` the
+    prior is the empirical-Bayes optimum of :func:`empirical_prior` (``m`` learned too when
+    ``prior_mean="empirical"``), which turns the sum into ``0.5 * sum(log(s^2 / sigma^2))``.
     """
     var = sigma.pow(2)
-    second_moment = mu.pow(2) + var
     if prior_std is None:
-        prior_var = second_moment.mean()
+        mean, prior_var = empirical_prior(mu, sigma, prior_mean == "empirical")
     else:
+        mean = mu.new_zeros(())
         prior_var = torch.as_tensor(prior_std**2, dtype=mu.dtype, device=mu.device)
+    second_moment = (mu - mean).pow(2) + var
     return 0.5 * (torch.log(prior_var / var) + second_moment / prior_var - 1.0).sum()
 
 
 class VariationalParameter(nn.Module):
     """A weight tensor with a Gaussian posterior (or a point estimate when deterministic)."""
 
-    def __init__(self, init: Tensor, bayes: BayesConfig) -> None:
+    def __init__(self, init: Tensor, bayes: BayesConfig, scale: float = 1.0) -> None:
+        """``scale``: the tensor's initial standard deviation, the unit of ``init_sigma``
+        when ``bayes.sigma_init`` is ``"relative"``."""
         super().__init__()
         self.bayes = bayes
         self.mu = nn.Parameter(init)
         if bayes.variational:
-            rho = torch.full_like(init, _inverse_softplus(bayes.init_sigma))
+            sigma = bayes.init_sigma * (scale if bayes.sigma_init == "relative" else 1.0)
+            rho = torch.full_like(init, _inverse_softplus(sigma))
             self.rho: nn.Parameter | None = nn.Parameter(rho)
         else:
             self.rho = None
@@ -127,7 +141,8 @@ class VariationalParameter(nn.Module):
     def kl(self) -> Tensor:
         if self.rho is None:
             return self.mu.new_zeros(())
-        return gaussian_kl(self.mu, F.softplus(self.rho), self.bayes.prior_std)
+        return gaussian_kl(self.mu, F.softplus(self.rho), self.bayes.prior_std,
+                           self.bayes.prior_mean)
 
 
 class _VariationalMap(nn.Module):
@@ -166,9 +181,10 @@ class VariationalLinear(_VariationalMap):
         self, in_features: int, out_features: int, bayes: BayesConfig, bias: bool = True
     ) -> None:
         super().__init__()
-        w = torch.randn(out_features, in_features) * math.sqrt(2.0 / in_features)  # He init
-        self.weight = VariationalParameter(w, bayes)
-        self.bias = VariationalParameter(torch.zeros(out_features), bayes) if bias else None
+        scale = math.sqrt(2.0 / in_features)  # He init
+        w = torch.randn(out_features, in_features) * scale
+        self.weight = VariationalParameter(w, bayes, scale)
+        self.bias = VariationalParameter(torch.zeros(out_features), bayes, scale) if bias else None
 
     def _map(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         return F.linear(x, weight, bias)
@@ -198,9 +214,10 @@ class VariationalConv(_VariationalMap):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         shape = (out_channels, in_channels // groups) + (kernel_size,) * dim
         fan_in = (in_channels // groups) * kernel_size**dim
-        w = torch.randn(shape) * math.sqrt(2.0 / fan_in)  # He init: convs feed ReLUs
-        self.weight = VariationalParameter(w, bayes)
-        self.bias = VariationalParameter(torch.zeros(out_channels), bayes) if bias else None
+        scale = math.sqrt(2.0 / fan_in)  # He init: convs feed ReLUs
+        w = torch.randn(shape) * scale
+        self.weight = VariationalParameter(w, bayes, scale)
+        self.bias = VariationalParameter(torch.zeros(out_channels), bayes, scale) if bias else None
 
     def _map(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         if self.dim == 1 and self.dilation > 1 and self.groups == x.shape[1] == weight.shape[0]:
@@ -249,15 +266,20 @@ def total_kl(module: nn.Module) -> Tensor:
 
 
 def optimizer_groups(
-    model: nn.Module, params: Sequence[nn.Parameter], lr: float, sigma_lr: float | None
+    model: nn.Module, params: Sequence[nn.Parameter], lr: float, sigma_lr: float | None,
+    weight_decay: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Adam parameter groups for ``params``: the posterior widths ρ of ``model``'s
-    variational parameters at ``sigma_lr`` (when given), everything else at ``lr``."""
-    if sigma_lr is None:
+    variational parameters at ``sigma_lr`` (when given), everything else at ``lr``.
+    ``weight_decay`` applies to the weights only, never to ρ: decaying ρ towards 0 would
+    pull every σ to softplus(0) ≈ 0.69, whatever the weight needs."""
+    if sigma_lr is None and weight_decay == 0.0:
         return [{"params": list(params), "lr": lr}]
     rhos = {id(m.rho) for m in model.modules()
             if isinstance(m, VariationalParameter) and m.rho is not None}
     widths = [p for p in params if id(p) in rhos]
     rest = [p for p in params if id(p) not in rhos]
-    return [g for g in ({"params": rest, "lr": lr}, {"params": widths, "lr": sigma_lr})
+    width_lr = sigma_lr if sigma_lr is not None else lr
+    return [g for g in ({"params": rest, "lr": lr, "weight_decay": weight_decay},
+                        {"params": widths, "lr": width_lr, "weight_decay": 0.0})
             if g["params"]]

@@ -17,7 +17,7 @@ import torch
 
 from mdlnas import distributed
 from mdlnas.config import TrainConfig, batch_size_for
-from mdlnas.data.bundle import DataBundle
+from mdlnas.data.bundle import DataBundle, Split
 from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError, SearchError
 from mdlnas.search.batches import to_tensors
@@ -52,12 +52,14 @@ def retrain(
 ) -> TrainResult:
     """Train the network of ``genotype`` from scratch on ``data.train``, minimising
     ``NLL + λ·KL/m``; the weights of the epoch with the best validation NLL are kept
-    (the test part is not looked at)."""
+    (the test part is not looked at). With ``config.refit`` the training and validation
+    rows train together for every epoch and the last epoch is kept."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = DerivedNetwork(genotype, config.bayes).to(device)
-    train, val = to_tensors(data.train, device), to_tensors(data.val, device)
+    val = to_tensors(data.val, device)
+    train = to_tensors(_refit_rows(data) if config.refit else data.train, device)
     m = len(train)
     batch_size = batch_size_for(config.batch_size, m, largest=64)
     min_rows = distributed.min_batch_rows()
@@ -67,14 +69,13 @@ def retrain(
             f"(2 per process), but the retraining batch has {batch_size}; raise "
             "--train-batch-size (or --batch-size of `mdlnas train`) or use fewer processes"
         )
-    optimizer = torch.optim.Adam(
-        optimizer_groups(model, list(model.parameters()), config.lr, config.bayes.sigma_lr),
-        weight_decay=config.weight_decay,
-    )
-    steps_per_epoch = max(1, math.ceil(m / batch_size))
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=config.epochs * steps_per_epoch
-    )
+    # AdamW: weight decay decoupled from the gradient's scale (with 0 it is Adam); never
+    # on the widths ρ (see optimizer_groups)
+    optimizer = torch.optim.AdamW(optimizer_groups(
+        model, list(model.parameters()), config.lr, config.bayes.sigma_lr, config.weight_decay
+    ), weight_decay=config.weight_decay)
+    schedule = _schedule(optimizer, config, steps=config.epochs * _steps_per_epoch(
+        m, batch_size, min_rows))
     history: list[dict[str, float]] = []
     best: tuple[float, int, dict[str, Any]] | None = None
     start = time.perf_counter()
@@ -102,6 +103,7 @@ def retrain(
             losses.append(loss)
         distributed.average_buffers(model)  # each rank's BatchNorm saw only its shards
         distributed.check_lockstep(epoch, list(model.parameters()))
+        # (with refit the validation rows are training rows: their score only shows progress)
         val_scores = score(model, val, genotype.task, _y_std(data))
         record = {
             "epoch": float(epoch),
@@ -114,11 +116,38 @@ def retrain(
         history.append(record)
         for callback in callbacks:
             callback(record)
-        if best is None or val_scores.nll < best[0]:
+        if config.refit or best is None or val_scores.nll < best[0]:
             best = (val_scores.nll, epoch, copy.deepcopy(model.state_dict()))
     assert best is not None
     model.load_state_dict(best[2])
     return TrainResult(model, history, time.perf_counter() - start, best[1])
+
+
+def _refit_rows(data: DataBundle) -> Split:
+    """The training and validation rows as one split (the scaling stays the training
+    part's, which is how new data will be scaled)."""
+    train, val = data.train, data.val
+    rows = (np.concatenate([train.rows, val.rows])
+            if train.rows is not None and val.rows is not None else None)
+    return Split(np.concatenate([train.x, val.x]), np.concatenate([train.y, val.y]), rows)
+
+
+def _steps_per_epoch(m: int, batch_size: int, min_rows: int) -> int:
+    """Batches of one epoch, as :meth:`TensorSplit.batches` yields them."""
+    full, rest = divmod(m, batch_size)
+    return max(1, full + (1 if rest >= min_rows else 0))
+
+
+def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig,
+              steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning rate over all ``steps``: cosine from the set rates down to 0, or one
+    cycle (up from a 25th of them in the first 30 % of the steps, then down to ~0)."""
+    if config.schedule == "onecycle":
+        peaks = [group["lr"] for group in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=peaks, total_steps=steps, pct_start=0.3
+        )
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
 
 
 def evaluate(model: DerivedNetwork, data: DataBundle) -> dict[str, Any]:
