@@ -40,9 +40,13 @@ def _alphas(state: BilevelSearch) -> list[np.ndarray]:
     return [a.detach().numpy().copy() for a in state.model.arch_parameters()]
 
 
-@pytest.mark.parametrize("warmup", [0, 2])
-def test_restored_search_matches_an_uninterrupted_one(tmp_path: Path, warmup: int) -> None:
-    data, cfg = blobs(), _config(warmup_epochs=warmup)
+@pytest.mark.parametrize("phases", [{}, {"warmup_epochs": 2},
+                                    {"warmup_epochs": 1, "calibration_epochs": 3,
+                                     "calibration_tol": 1e-9}])
+def test_restored_search_matches_an_uninterrupted_one(
+    tmp_path: Path, phases: dict[str, object]
+) -> None:
+    data, cfg = blobs(), _config(max_epochs=5, **phases)
     whole = BilevelSearch(data, SPACE, cfg)
     while not whole.finished:
         whole.run_epoch()
@@ -63,6 +67,7 @@ def test_restored_search_matches_an_uninterrupted_one(tmp_path: Path, warmup: in
         np.testing.assert_array_equal(a, b)
     assert whole.genotype() == second.genotype()
     assert [r.val_nll for r in whole.history] == [r.val_nll for r in second.history]
+    assert [r.phase for r in whole.history] == [r.phase for r in second.history]
     assert not list(path.parent.glob("*.tmp"))  # the temporary file was renamed away
 
 

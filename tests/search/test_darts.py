@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig
 from mdlnas.data.bundle import DataBundle, Split
 from mdlnas.errors import SearchError
-from mdlnas.search.darts import BilevelSearch, search
-from mdlnas.search.stopping import ChangeMonitor
+from mdlnas.search.darts import BilevelSearch, search, settled
+from mdlnas.search.stopping import ChangeMonitor, flatten, relative_change
 from mdlnas.space.genotype import Genotype
 
 SPACE = SpaceConfig("mlp", 0, ("linear", "linear_bottleneck", "identity", "zero"), 2, 1, 16)
@@ -102,3 +103,84 @@ def test_warmup_freezes_alpha_and_ramps_the_complexity_weight() -> None:
     assert state.lam == 2.0 and not state.warming_up
     state.run_epoch()
     assert not (state.model.alpha_normal == alpha_before).all()
+
+
+def test_calibration_freezes_alpha_at_full_lambda_until_prices_settle() -> None:
+    bayes = BayesConfig(prior_std=None, sigma_init="relative", init_sigma=0.3, sigma_lr=0.05)
+    state = BilevelSearch(blobs(), SPACE, config(lam=1.0, warmup_epochs=1, calibration_epochs=3,
+                                                 calibration_tol=1e-9, max_epochs=5,
+                                                 bayes=bayes))
+    alpha_before = state.model.alpha_normal.detach().clone()
+    phases = []
+    for _ in range(4):
+        phases.append(state.phase)
+        lam = state.lam
+        state.run_epoch()
+        if phases[-1] == "calibration":
+            assert lam == 1.0  # the full λ, not a ramp
+            assert torch.equal(state.model.alpha_normal, alpha_before)
+    # a tolerance nothing meets: calibration runs its whole budget, then α moves
+    assert phases == ["warmup", "calibration", "calibration", "calibration"]
+    assert [r.phase for r in state.history] == phases
+    assert state.phase == "search"
+    state.run_epoch()
+    assert not torch.equal(state.model.alpha_normal, alpha_before)
+    # the price of every op was recorded each epoch
+    assert all("normal:linear" in r.dl_per_weight and "frame" in r.dl_per_weight
+               for r in state.history)
+
+
+def test_calibration_ends_once_every_price_has_settled() -> None:
+    bayes = BayesConfig(prior_std=None, sigma_init="relative", init_sigma=0.3)
+    state = BilevelSearch(blobs(), SPACE, config(calibration_epochs=50, calibration_tol=10.0,
+                                                 bayes=bayes))
+    state.run_epoch()  # no earlier prices to compare with: not settled yet
+    assert state.phase == "calibration"
+    state.run_epoch()  # a change within 1000 % counts as settled
+    assert state.phase == "search" and state.calibration_epochs_run == 2
+
+
+def test_point_weights_skip_calibration() -> None:
+    state = BilevelSearch(blobs(), SPACE, config(lam=0.0, calibration_epochs=5,
+                                                 bayes=BayesConfig(False)))
+    assert state.phase == "search"
+
+
+def test_settled_compares_every_entry() -> None:
+    assert settled({"a": 1.0, "b": 2.0}, {"a": 1.01, "b": 2.0}, 0.02)
+    assert not settled({"a": 1.0, "b": 2.0}, {"a": 1.03, "b": 2.0}, 0.02)
+    assert not settled({}, {"a": 1.0}, 0.5)  # nothing to compare with yet
+    assert settled({}, {}, 0.5)  # nothing to calibrate
+
+
+def test_stopping_rule_sees_the_weights_means_not_only_their_widths() -> None:
+    state = BilevelSearch(blobs(), SPACE, config())
+    means = state.model.weight_means()
+    assert means and {id(p) for p in means} == {
+        id(p) for n, p in zip(state.model.weight_names(), state.model.weight_parameters(),
+                              strict=True) if not n.endswith(".rho")}
+    # a 5 % move of every mean is a 5 % change to the rule, whatever the widths' norm
+    before = flatten(means)
+    with torch.no_grad():
+        for p in means:
+            p.mul_(1.05)
+    assert relative_change(before, flatten(state.model.weight_means())) == pytest.approx(
+        0.05, rel=1e-4)
+    # the old rule, over μ and ρ together, hardly saw it (ρ's norm dominates)
+    everything = state.model.weight_parameters()
+    mean_ids = {id(p) for p in means}
+    assert relative_change(flatten([p / 1.05 if id(p) in mean_ids else p for p in everything]),
+                           flatten(everything)) < 0.02
+
+
+def test_architecture_step_leaves_batch_norm_statistics_alone() -> None:
+    state = BilevelSearch(blobs(), SPACE, config(xi=0.1, hypergradient="fd"))
+    train = next(state.train_split.batches(32, np.random.default_rng(0)))
+    val = next(state.val_split.batches(32, np.random.default_rng(1)))
+    before = {k: v.clone() for k, v in state.model.state_dict().items() if "running" in k}
+    assert before
+    state._architecture_step(train, val, 1, 2)
+    for key, value in before.items():
+        assert torch.equal(state.model.state_dict()[key], value), key
+    state._weight_step(train)  # the weight step is what trains them
+    assert any(not torch.equal(state.model.state_dict()[k], v) for k, v in before.items())

@@ -13,7 +13,7 @@ from mdlnas.space.cell import MixedOp, SearchCell, cell_edges
 from mdlnas.space.frame import channel_plan
 from mdlnas.space.ops import OpContext
 from mdlnas.space.supernet import Supernet
-from mdlnas.space.variational import variational_layers
+from mdlnas.space.variational import common_noise, variational_layers
 
 OPS_1D = ("zero", "identity", "conv_3", "max_pool_3", "sep_conv_3")
 OPS_0D = ("zero", "identity", "linear", "linear_bottleneck")
@@ -215,11 +215,16 @@ def test_arch_and_weight_parameters_partition_parameters(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(SPACES))
-@pytest.mark.parametrize("prior_std", [1.0, None])
+@pytest.mark.parametrize(("prior_std", "prior_mean"),
+                         [(1.0, "zero"), (None, "zero"), (None, "empirical")])
 def test_description_length_is_fixed_kl_plus_gamma_weighted_op_kl(
-    kind: str, prior_std: float | None
+    kind: str, prior_std: float | None, prior_mean: str
 ) -> None:
-    net = _supernet(kind, BayesConfig(prior_std=prior_std, init_sigma=0.05))
+    bayes = BayesConfig(prior_std=prior_std, init_sigma=0.05, prior_mean=prior_mean)  # type: ignore[arg-type]
+    net = _supernet(kind, bayes)
+    with torch.no_grad():  # means away from 0, so a prior mean fixed at 0 would show
+        for layer in variational_layers(net):
+            layer.weight.mu.add_(0.3)
     space, _ = SPACES[kind]
     with torch.no_grad():  # make α far from uniform so a wrong γ would show
         net.alpha_normal.copy_(torch.randn(net.alpha_normal.shape, generator=_seeded(11)))
@@ -281,3 +286,52 @@ def test_input_shape_must_fit_the_space(kind: str, bad_shape: tuple[int, ...]) -
     space, _ = SPACES[kind]
     with pytest.raises(ConfigError, match="pick a space that fits the data"):
         Supernet(space, bad_shape, 3, "classification", BayesConfig())
+
+
+@pytest.mark.parametrize("kind", sorted(SPACES))
+def test_description_length_per_weight_is_each_ops_kl_over_its_weights(kind: str) -> None:
+    net = _supernet(kind, BayesConfig(prior_std=None, init_sigma=0.05))
+    space, _ = SPACES[kind]
+    sums: dict[str, list[float]] = {}
+    frame = [net.stem, net.transitions, net.head_linear]
+    for module in frame:
+        for layer in variational_layers(module):
+            for p in (layer.weight, layer.bias):
+                if p is not None:
+                    entry = sums.setdefault("frame", [0.0, 0.0])
+                    entry[0] += float(p.kl().detach())
+                    entry[1] += p.mu.numel()
+    for cell, (_, reduction) in zip(net.cells, net.plan, strict=True):
+        for mixed in cell.mixed_ops():  # type: ignore[operator]
+            for name, op in _by_name(mixed).items():
+                for layer in variational_layers(op):
+                    for p in (layer.weight, layer.bias):
+                        if p is not None:
+                            key = f"{'reduce' if reduction else 'normal'}:{name}"
+                            entry = sums.setdefault(key, [0.0, 0.0])
+                            entry[0] += float(p.kl().detach())
+                            entry[1] += p.mu.numel()
+    expected = {k: kl / n for k, (kl, n) in sums.items()}
+    got = net.description_length_per_weight()
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-5), key
+    assert _supernet(kind, BayesConfig(variational=False)).description_length_per_weight() == {}
+
+
+def test_frozen_statistics_leave_batch_norm_buffers_alone() -> None:
+    net = _supernet("conv1d")
+    net.train()
+    x = torch.randn(8, 2, 12, generator=_seeded(3))
+    before = {k: v.clone() for k, v in net.state_dict().items() if "running" in k}
+    assert before
+    with net.frozen_statistics(), common_noise(5):
+        out = net(x)
+    after = net.state_dict()
+    for key, value in before.items():
+        torch.testing.assert_close(after[key], value, rtol=0, atol=0)
+    # inside, BatchNorm still normalised by the batch: the same output as a training pass
+    with common_noise(5):
+        torch.testing.assert_close(out, net(x))
+    # and a training pass outside does update them
+    assert any(not torch.equal(net.state_dict()[k], v) for k, v in before.items())

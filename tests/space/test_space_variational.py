@@ -18,6 +18,7 @@ from mdlnas.space.variational import (
     VariationalLinear,
     VariationalParameter,
     common_noise,
+    empirical_prior,
     gaussian_kl,
     optimizer_groups,
     sampling,
@@ -79,6 +80,73 @@ def test_empirical_bayes_prior_equals_closed_form_and_minimises_kl() -> None:
         else:
             lo = a
     assert math.exp((lo + hi) / 2) == pytest.approx(s_eb, rel=1e-6)
+
+
+def test_empirical_prior_with_mean_minimises_kl_numerically() -> None:
+    # Graves's closed form (m = mean μ, s² = mean((μ - m)² + σ²)) against a numerical
+    # minimisation of the KL over (m, log s), independent of the closed form.
+    mu, sigma = _random_posterior((50,), seed=4)
+    mu = mu + 0.8  # a mean clearly away from 0
+    m_eb, var_eb = empirical_prior(mu, sigma, learn_mean=True)
+    theta = torch.zeros(2, dtype=torch.float64, requires_grad=True)  # (m, log s)
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=200, tolerance_grad=1e-12,
+                            tolerance_change=1e-14, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        prior = Normal(theta[0].expand_as(mu), theta[1].exp().expand_as(mu))
+        value = kl_divergence(Normal(mu, sigma), prior).sum()
+        value.backward()
+        return value
+
+    opt.step(closure)
+    assert float(theta[0]) == pytest.approx(float(m_eb), abs=1e-6)
+    assert float(theta[1].exp() ** 2) == pytest.approx(float(var_eb), rel=1e-6)
+    best = kl_divergence(Normal(mu, sigma), Normal(theta[0].detach(), theta[1].detach().exp()))
+    kl = gaussian_kl(mu, sigma, None, "empirical")
+    assert float(kl) == pytest.approx(float(best.sum()), rel=1e-9)
+    # the learned mean never costs more than the zero mean
+    assert float(kl) < float(gaussian_kl(mu, sigma, None, "zero"))
+
+
+def test_relative_initial_sigma_is_a_fraction_of_the_he_scale() -> None:
+    # a hand computation on a tiny layer: σ₀ = 0.1·sqrt(2 / fan_in), and the KL to the
+    # empirical prior (mean and variance per tensor) from numpy's sums
+    torch.manual_seed(0)
+    bayes = BayesConfig(init_sigma=0.1, sigma_init="relative", prior_std=None,
+                        prior_mean="empirical")
+    layer = VariationalConv(1, 3, 2, 5, bayes, bias=True)
+    scale = math.sqrt(2.0 / (3 * 5))
+    torch.testing.assert_close(layer.weight.sigma, torch.full((2, 3, 5), 0.1 * scale))
+    assert layer.bias is not None
+    torch.testing.assert_close(layer.bias.sigma, torch.full((2,), 0.1 * scale))
+    mu = layer.weight.mu.detach().double().numpy().ravel()
+    sigma = 0.1 * scale
+    m = mu.mean()
+    s2 = ((mu - m) ** 2 + sigma**2).mean()
+    hand = 0.5 * sum(math.log(s2 / sigma**2) + ((x - m) ** 2 + sigma**2) / s2 - 1 for x in mu)
+    assert float(layer.weight.kl()) == pytest.approx(hand, rel=1e-5)
+    # a weight's first price no longer depends on the layer's width (absolute: it does)
+    wide = VariationalConv(1, 48, 2, 5, bayes)
+    assert float(wide.weight.kl()) / wide.weight.mu.numel() == pytest.approx(
+        float(layer.weight.kl()) / layer.weight.mu.numel(), rel=0.05)
+    absolute = BayesConfig(init_sigma=0.1 * scale, prior_std=None)
+    narrow_abs = VariationalConv(1, 3, 2, 5, absolute)
+    wide_abs = VariationalConv(1, 48, 2, 5, absolute)
+    assert float(wide_abs.weight.kl()) / wide_abs.weight.mu.numel() < 0.5 * (
+        float(narrow_abs.weight.kl()) / narrow_abs.weight.mu.numel())
+
+
+def test_empirical_prior_mean_needs_the_empirical_variance() -> None:
+    with pytest.raises(ConfigError, match="empirical prior variance"):
+        BayesConfig(prior_std=1.0, prior_mean="empirical")
+
+
+def test_weight_decay_spares_the_widths() -> None:
+    layer = VariationalLinear(5, 3, BayesConfig())
+    groups = optimizer_groups(layer, list(layer.parameters()), 0.01, None, weight_decay=0.1)
+    decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    assert decay[id(layer.weight.mu)] == 0.1 and decay[id(layer.weight.rho)] == 0.0
 
 
 def test_empirical_bayes_kl_is_differentiable() -> None:

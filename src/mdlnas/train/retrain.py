@@ -79,6 +79,7 @@ def retrain(
     history: list[dict[str, float]] = []
     best: tuple[float, int, dict[str, Any]] | None = None
     start = time.perf_counter()
+    step_lr = config.lr
     for epoch in range(1, config.epochs + 1):
         model.train()
         losses = []
@@ -98,6 +99,7 @@ def retrain(
                     "lower the learning rate (--lr) or check the data's scaling"
                 )
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            step_lr = float(optimizer.param_groups[0]["lr"])  # the rate this step used
             optimizer.step()
             schedule.step()
             losses.append(loss)
@@ -111,7 +113,7 @@ def retrain(
             "val_nll": val_scores.nll,
             "val_metric": val_scores.metric,
             "description_length_bits": float(model.description_length().detach()) / LN2,
-            "lr": float(schedule.get_last_lr()[0]),
+            "lr": step_lr,  # of the epoch's last step
         }
         history.append(record)
         for callback in callbacks:
