@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--growth",
         type=int,
-        help="channel multiplier of reduction cells (default 2; 1 keeps the width)",
+        help="channel multiplier of reduction cells (default: the space's, 1 for conv1d, 2 "
+        "otherwise; 1 keeps the width)",
     )
     s.add_argument(
         "--ops", type=_ops, help=f"comma-separated candidate ops from: {', '.join(OPS.names())}"
@@ -303,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--prior-std",
         type=_prior,
         default=bayes_defaults.prior_std,
-        help="prior standard deviation of the weights, or 'empirical'",
+        help="prior standard deviation of the weights, or 'empirical': set per tensor in "
+        "closed form, the KL-minimising value (default: empirical)",
     )
     s.add_argument(
         "--sigma-lr",
@@ -316,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-sigma",
         type=float,
         default=bayes_defaults.init_sigma,
-        help="posterior standard deviation of every weight at initialisation",
+        help="posterior standard deviation of every weight at initialisation; with "
+        "--sigma-init relative, a fraction of each tensor's initial (He) scale",
     )
     s.add_argument(
         "--sigma-init",

@@ -105,10 +105,10 @@ class BayesConfig:
     """
 
     variational: bool = True
-    prior_std: float | None = 1.0
-    init_sigma: float = 1e-3
-    sigma_lr: float | None = None
-    sigma_init: SigmaInit = "absolute"
+    prior_std: float | None = None
+    init_sigma: float = 0.3
+    sigma_lr: float | None = 0.03
+    sigma_init: SigmaInit = "relative"
     prior_mean: PriorMean = "zero"
 
     def __post_init__(self) -> None:
@@ -212,7 +212,7 @@ class SearchConfig:
     hypergradient: HypergradientMethod = "exact"
     max_epochs: int = 20
     warmup_epochs: int = 0
-    calibration_epochs: int = 0
+    calibration_epochs: int = 8
     calibration_tol: float = 0.05
     tol: float = 1e-3
     patience: int = 3
@@ -268,12 +268,12 @@ class TrainConfig:
     otherwise train on the training rows and keep the epoch of best validation NLL.
     """
 
-    epochs: int = 30
+    epochs: int = 150
     batch_size: int | None = None  # None: chosen from the data, see batch_size_for
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    schedule: Schedule = "cosine"
-    refit: bool = False
+    lr: float = 1e-2
+    weight_decay: float = 1e-2
+    schedule: Schedule = "onecycle"
+    refit: bool = True
     lam: float = 1.0
     grad_clip: float = 5.0
     seed: int = 0

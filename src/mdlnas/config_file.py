@@ -83,8 +83,8 @@ OPTION_HELP: dict[str, str] = {
     "[--channels]",
     "space.reduction_layers": "0-based indices of the cells that halve the resolution "
     "(complete spaces only; presets place them at a third and two thirds of the depth)",
-    "space.channel_growth": "channel multiplier of reduction cells (unset: the preset's, 2; "
-    "1 keeps the width) [--growth]",
+    "space.channel_growth": "channel multiplier of reduction cells (unset: the preset's, 1 "
+    "for conv1d and 2 otherwise; 1 keeps the width) [--growth]",
     # -- search
     "search": "The bilevel search: α on validation data, weights on training data.",
     "search.lam": "weight λ of the description length: 1 is the variational free energy, "

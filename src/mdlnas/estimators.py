@@ -41,7 +41,9 @@ from mdlnas.config import (
     BayesConfig,
     DeriveRule,
     HypergradientMethod,
+    Schedule,
     SearchConfig,
+    SigmaInit,
     SpaceConfig,
     TrainConfig,
 )
@@ -81,8 +83,9 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         lam: float = 1.0,
         xi: float = 0.0,
         hypergradient: HypergradientMethod = "exact",
-        epochs: int = 10,
+        epochs: int = 20,
         warmup: int = 0,
+        calibrate: int = 8,
         tol: float = 1e-3,
         patience: int = 3,
         batch_size: int | None = None,
@@ -90,14 +93,18 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         alpha_lr: float = 3e-2,
         derive: DeriveRule = "mdl",
         deterministic: bool = False,
-        prior_std: float | None = 1.0,
-        sigma_lr: float | None = None,
-        init_sigma: float = 1e-3,
-        train_epochs: int = 20,
-        train_lr: float = 3e-3,
+        prior_std: float | None = None,
+        sigma_lr: float | None = 0.03,
+        init_sigma: float = 0.3,
+        sigma_init: SigmaInit = "relative",
+        train_epochs: int = 150,
+        train_lr: float = 1e-2,
         train_batch_size: int | None = None,
         train_lam: float = 1.0,
         train_deterministic: bool = False,
+        train_schedule: Schedule = "onecycle",
+        train_weight_decay: float = 1e-2,
+        train_refit: bool = True,
         val_fraction: float = 0.2,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
@@ -114,6 +121,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         self.hypergradient = hypergradient
         self.epochs = epochs
         self.warmup = warmup
+        self.calibrate = calibrate
         self.tol = tol
         self.patience = patience
         self.batch_size = batch_size
@@ -124,11 +132,15 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         self.prior_std = prior_std
         self.sigma_lr = sigma_lr
         self.init_sigma = init_sigma
+        self.sigma_init = sigma_init
         self.train_epochs = train_epochs
         self.train_lr = train_lr
         self.train_batch_size = train_batch_size
         self.train_lam = train_lam
         self.train_deterministic = train_deterministic
+        self.train_schedule = train_schedule
+        self.train_weight_decay = train_weight_decay
+        self.train_refit = train_refit
         self.val_fraction = val_fraction
         self.random_state = random_state
         self.device = device
@@ -153,13 +165,14 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
     def _bayes(self, variational: bool) -> BayesConfig:
         return BayesConfig(
             variational=variational, prior_std=self.prior_std, init_sigma=self.init_sigma,
-            sigma_lr=self.sigma_lr,
+            sigma_lr=self.sigma_lr, sigma_init=self.sigma_init,
         )
 
     def _search_config(self, seed: int) -> SearchConfig:
         return SearchConfig(
             lam=self.lam, xi=self.xi, hypergradient=self.hypergradient,
-            max_epochs=self.epochs, warmup_epochs=self.warmup, tol=self.tol,
+            max_epochs=self.epochs, warmup_epochs=self.warmup,
+            calibration_epochs=self.calibrate, tol=self.tol,
             patience=self.patience, batch_size=self.batch_size, w_lr=self.w_lr,
             alpha_lr=self.alpha_lr, derive=self.derive, seed=seed, device=self.device,
             bayes=self._bayes(not self.deterministic),
@@ -170,6 +183,8 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
             return TrainConfig(
                 epochs=self.train_epochs, batch_size=self.train_batch_size, lr=self.train_lr,
                 lam=self.train_lam, seed=seed, device=self.device,
+                schedule=self.train_schedule, weight_decay=self.train_weight_decay,
+                refit=self.train_refit,
                 # retraining describes the weights as the search did, unless told otherwise
                 bayes=self._bayes(not (self.deterministic or self.train_deterministic)),
             )

@@ -276,6 +276,7 @@ def run_search(
             f"DL {record.description_length_bits:,.0f} bits  H(α) {record.alpha_entropy:.3f}  "
             f"Δw {record.weight_change:.2e} Δα {record.alpha_change:.2e}  "
             f"ETA {eta(record.epoch, cfg.max_epochs, state.seconds)}"
+            + ("" if record.phase == "search" else f"  ({record.phase}: α frozen)")
         )
 
     while not state.finished:
@@ -381,11 +382,14 @@ def run_train(
              f"{_processes()}")
     start = time.perf_counter()
 
+    # refitting trains on the validation rows too: their scores only show progress
+    val = "val (trained on)" if cfg.refit else "val"
+
     def report(record: dict[str, float]) -> None:
         done = int(record["epoch"])
         progress(
             f"epoch {done:3d}/{cfg.epochs}  train loss {record['train_loss']:.4f}  "
-            f"val NLL {record['val_nll']:.4f}  val {_metric_label(data)} "
+            f"{val} NLL {record['val_nll']:.4f}  {val} {_metric_label(data)} "
             f"{record['val_metric']:.4f}  ETA {eta(done, cfg.epochs, time.perf_counter() - start)}"
         )
 
@@ -394,7 +398,8 @@ def run_train(
         _write_history(run_dir / "train_history.csv", result.history)
     metrics = evaluate(result.model, data)
     metrics["train_seconds"] = round(result.train_seconds, 3)
-    metrics["train_rows"] = len(data.train)
+    # rows the weights were trained on (refitting adds the validation rows)
+    metrics["train_rows"] = len(data.train) + (len(data.val) if cfg.refit else 0)
     metrics["best_epoch"] = result.best_epoch
     if prune_snr is not None:
         pruned = prune_by_snr(result.model, prune_snr)

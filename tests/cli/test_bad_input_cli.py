@@ -266,7 +266,9 @@ TRAIN_OPTIONS = [
     (["--lr", "-1"], "lr must be positive, got -1.0"),
     (["--seed", "-1"], "seed must be a non-negative integer, got -1"),
     (["--n-train", "1"], "n_train must be an integer of at least 2"),
-    (["--batch-size", "1000"], "use --batch-size 90 or less"),
+    # refitting (the default) trains on the 90 training and 30 validation rows
+    (["--batch-size", "1000"], "use --batch-size 120 or less"),
+    (["--batch-size", "1000", "--no-refit"], "use --batch-size 90 or less"),
     (["--prune-snr", "-1", "--epochs", "1"], "the SNR threshold must be zero or positive"),
 ]
 

@@ -62,10 +62,21 @@ def test_mdl_without_zero_wins_keeps_every_edge() -> None:
         (0, 1, "linear"), (0, 2, "identity"), (1, 2, "linear")}
 
 
-def test_mdl_removes_a_node_without_inputs_and_its_out_edges() -> None:
-    # Node 1 gets nothing (0->1 is zero), so 1->2 and 1->3 go too, although they won.
-    gamma = _gamma(3, {(0, 2): [0.1, 0.1, 0.8], (1, 2): [0.1, 0.8, 0.1],
-                       (1, 3): [0.1, 0.1, 0.8], (2, 3): [0.2, 0.7, 0.1]})
+def test_mdl_feeds_a_starved_node_whose_out_edges_chose_ops() -> None:
+    # 0->1 chose zero, but 1->2 and 1->3 chose ops on node 1's (small) signal: node 1 is
+    # fed by its strongest non-zero input, 0->1's identity (0.15 against linear's 0.05).
+    gamma = _gamma(3, {(0, 1): [0.8, 0.15, 0.05], (0, 2): [0.1, 0.1, 0.8],
+                       (1, 2): [0.1, 0.8, 0.1], (1, 3): [0.1, 0.1, 0.8],
+                       (2, 3): [0.2, 0.7, 0.1]})
+    cell = derive_cell(gamma, OPS, 3)
+    assert cell.edges == (Edge(0, 1, "identity"), Edge(0, 2, "linear"), Edge(1, 2, "identity"),
+                          Edge(1, 3, "linear"), Edge(2, 3, "identity"))
+    assert cell.live_nodes() == [1, 2, 3]
+
+
+def test_mdl_removes_a_starved_node_whose_out_edges_chose_zero() -> None:
+    # Node 1 gets nothing and gives nothing: it is not fed, and the cell runs 0->2->3.
+    gamma = _gamma(3, {(0, 2): [0.1, 0.1, 0.8], (2, 3): [0.2, 0.7, 0.1]})
     cell = derive_cell(gamma, OPS, 3)
     assert cell.edges == (Edge(0, 2, "linear"), Edge(2, 3, "identity"))
     assert cell.live_nodes() == [2, 3]
@@ -330,11 +341,17 @@ def test_derived_genotypes_always_validate_and_run(
         if rule == "mdl":
             assert _reachable(cell)
             argmax = {edges[k]: space.ops[int(np.argmax(gamma[k]))] for k in range(len(edges))}
-            # Every kept edge carries its argmax op, except at most one edge into the
-            # output that was added to keep it connected.
+            # Every kept edge carries its argmax op, except edges that chose zero but
+            # were added to feed a node (a starved one whose out-edges chose ops, or the
+            # output to keep it connected): at most one into each node, each with its
+            # row's strongest non-zero op.
             overridden = [e for e in cell.edges if argmax[(e.src, e.dst)] != e.op]
-            assert len(overridden) <= 1
-            assert all(e.dst == space.n_nodes for e in overridden)
+            assert all(argmax[(e.src, e.dst)] == "zero" for e in overridden)
+            assert len({e.dst for e in overridden}) == len(overridden)
+            for e in overridden:
+                row = gamma[edges.index((e.src, e.dst))]
+                strongest = max(row[i] for i, op in enumerate(space.ops) if op != "zero")
+                assert row[space.ops.index(e.op)] == strongest
         else:
             # every node that still feeds the output keeps exactly its top-k inputs
             assert _reachable(cell)

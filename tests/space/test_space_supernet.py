@@ -291,7 +291,6 @@ def test_input_shape_must_fit_the_space(kind: str, bad_shape: tuple[int, ...]) -
 @pytest.mark.parametrize("kind", sorted(SPACES))
 def test_description_length_per_weight_is_each_ops_kl_over_its_weights(kind: str) -> None:
     net = _supernet(kind, BayesConfig(prior_std=None, init_sigma=0.05))
-    space, _ = SPACES[kind]
     sums: dict[str, list[float]] = {}
     frame = [net.stem, net.transitions, net.head_linear]
     for module in frame:

@@ -72,8 +72,8 @@ def test_one_cycle_rises_to_the_set_rate_then_falls() -> None:
 
 
 @pytest.mark.parametrize(("m", "batch", "min_rows", "expected"),
-                         [(100, 32, 2, 4), (97, 32, 2, 3), (98, 32, 2, 4), (97, 48, 2, 2), (65, 32, 2, 2),
-                          (64, 32, 2, 2), (66, 32, 4, 2)])
+                         [(100, 32, 2, 4), (97, 32, 2, 3), (98, 32, 2, 4), (97, 48, 2, 2),
+                          (65, 32, 2, 2), (64, 32, 2, 2), (66, 32, 4, 2)])
 def test_steps_per_epoch_counts_the_batches_an_epoch_yields(
     m: int, batch: int, min_rows: int, expected: int
 ) -> None:

@@ -363,7 +363,8 @@ class BilevelSearch:
         self.rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         self.monitor.load_state_dict(state["monitor"])
-        calibration = state.get("calibration", {"done": False, "epochs": 0})
+        # a checkpoint from before calibration existed: its α was already moving
+        calibration = state.get("calibration", {"done": True, "epochs": 0})
         self.calibrated = bool(calibration["done"])
         self.calibration_epochs_run = int(calibration["epochs"])
         self.history = [EpochRecord(**row) for row in state["history"]]

@@ -335,9 +335,13 @@ def derive_cell(
     """Discretise one cell's mixing weights ``gamma`` (``(n_edges, n_ops)``).
 
     ``mdl``: every edge keeps its most probable op, ``zero`` included, so an edge that does
-    not pay for its description length disappears; nodes left without inputs, or without a
-    path to the output, are removed; if the output would be disconnected, the strongest
-    non-zero edge into it from a live node is kept.
+    not pay for its description length disappears. A node whose inputs all chose ``zero``
+    but whose own outgoing edges chose ops is fed by its strongest non-zero input: in the
+    supernet such a node still carried a small signal, which the ops after it (each ending
+    in BatchNorm) rescaled and used, so cutting it would drop what the search chose after
+    it. Nodes left without inputs, or without a path to the output, are removed; if the
+    output would be disconnected, the strongest non-zero edge into it from a live node is
+    kept.
     ``darts``: every node keeps its ``top_k`` incoming edges ranked by their strongest
     non-zero op, each with that op (Liu et al. 2019).
     """
@@ -369,6 +373,15 @@ def derive_cell(
         (s, d): ops[int(np.argmax(gamma[k]))] for k, (s, d) in enumerate(edges)
     }
     nonzero_edges = {e: op for e, op in picked.items() if op != "zero"}
+    fed = {0}
+    for node in range(1, n_nodes + 1):  # edges go forward: one sweep in node order
+        if any(s in fed for s, d in nonzero_edges if d == node):
+            fed.add(node)
+        elif any(s == node for s, _ in nonzero_edges):  # starved, but chosen after
+            candidates = [(k, s) for k, (s, d) in enumerate(edges) if d == node and s in fed]
+            k, src = max(candidates, key=lambda ks: best_nonzero(gamma[ks[0]])[0])
+            nonzero_edges[(src, node)] = best_nonzero(gamma[k])[1]
+            fed.add(node)
     kept = _prune(nonzero_edges, n_nodes)
     if not any(d == n_nodes for _, d in kept):
         # Keep the output connected: the strongest non-zero edge from a live node. Live

@@ -44,7 +44,7 @@ DARTS_CNN_OPS = (
 
 def _make(
     name: str, dim: int, ops: tuple[str, ...], n_nodes: int, layers: int, channels: int,
-    o: SpaceOverrides,
+    o: SpaceOverrides, growth: int = 2,
 ) -> SpaceConfig:
     layers = o.layers if o.layers is not None else layers
     # Reductions at one and two thirds of the depth, as in DARTS.
@@ -61,7 +61,7 @@ def _make(
         layers=layers,
         channels=o.channels if o.channels is not None else channels,
         reduction_layers=reductions,
-        channel_growth=o.channel_growth if o.channel_growth is not None else 2,
+        channel_growth=o.channel_growth if o.channel_growth is not None else growth,
     )
 
 
@@ -73,8 +73,12 @@ def mlp_space(o: SpaceOverrides) -> SpaceConfig:
 
 @SPACES.register("conv1d")
 def conv1d_space(o: SpaceOverrides) -> SpaceConfig:
-    """Signals: 1-D convolutions (plain, dilated, separable), pooling, identity, zero."""
-    return _make("conv1d", 1, CONV_OPS, 3, 3, 16, o)
+    """Signals: 1-D convolutions (plain, dilated, separable), pooling, identity, zero.
+
+    Narrow (8 channels) and of one width throughout (growth 1), so the frame every
+    architecture pays for is small (on MNIST-1D: 114 weights, stem and head) and the size
+    of the network is the search's decision; ``--channels`` widens it for larger data."""
+    return _make("conv1d", 1, CONV_OPS, 3, 3, 8, o, growth=1)
 
 
 @SPACES.register("conv2d")
