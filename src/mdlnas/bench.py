@@ -142,6 +142,7 @@ def step_cost(config: StepCostConfig) -> dict[str, Any]:
     }
     searches = {
         name: BilevelSearch(data, space, SearchConfig(
+            calibration_epochs=0,  # every timed step must include the architecture step
             lam=config.lam, xi=xi, hypergradient=method, batch_size=config.batch_size,
             seed=config.seed, device=config.device, bayes=bayes))
         for name, (xi, method) in kinds.items()

@@ -254,8 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=search_defaults.calibration_epochs,
         metavar="N",
-        help="after the warm-up, at most N epochs train weights, σ and prior at full λ with "
-        "α frozen, until every op's description length per weight has settled",
+        help="after the warm-up, at most N epochs (and at most half of the rest) train "
+        "weights, σ and prior at full λ with α frozen, until every op's description length "
+        "per weight has settled",
     )
     s.add_argument(
         "--calibration-tol",
@@ -311,8 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sigma-lr",
         type=float,
         default=bayes_defaults.sigma_lr,
-        help="learning rate of the posterior widths σ, in the search and the retraining "
-        "(unset: the weights' learning rate)",
+        help="learning rate of the posterior widths σ, in the search and the retraining",
     )
     s.add_argument(
         "--init-sigma",

@@ -204,7 +204,8 @@ class SearchConfig:
     every op's description length per weight changes by less than ``calibration_tol``
     (relative) from one epoch to the next. Without it α is priced by the description
     length of the initial σ, not by what each op needs, and falls to parameter-free ops.
-    ``max_epochs`` counts every epoch, calibration included.
+    ``max_epochs`` counts every epoch, calibration included, and calibration takes at most
+    half of the epochs after the warm-up.
     """
 
     lam: float = 1.0

@@ -42,7 +42,7 @@ _BAYES = {
     "init_sigma": "posterior standard deviation σ of every weight at initialisation "
     "[--init-sigma]",
     "sigma_lr": "learning rate of the posterior widths σ (unset: the weights' learning "
-    "rate) [--sigma-lr]",
+    "rate; the default 0.03 lets σ reach what each weight needs within a search) [--sigma-lr]",
     "sigma_init": '"absolute": init_sigma is σ itself; "relative": a fraction of each '
     "tensor's initial (He) standard deviation [--sigma-init]",
     "prior_mean": '"zero", or "empirical": the prior mean is fitted per tensor in closed '
@@ -97,9 +97,9 @@ OPTION_HELP: dict[str, str] = {
     "converges [--epochs]",
     "search.warmup_epochs": "first epochs train only the weights, λ rising from 0, α fixed "
     "[--warmup]",
-    "search.calibration_epochs": "after the warm-up, at most this many epochs train the "
-    "weights, σ and prior at full λ with α frozen, until every op's description length per "
-    "weight has settled (0: no calibration) [--calibrate]",
+    "search.calibration_epochs": "after the warm-up, at most this many epochs (and at most "
+    "half of the rest) train the weights, σ and prior at full λ with α frozen, until every "
+    "op's description length per weight has settled (0: no calibration) [--calibrate]",
     "search.calibration_tol": "calibration ends when no op's description length per weight "
     "changes by more than this fraction in an epoch [--calibration-tol]",
     "search.tol": "convergence: relative change of weights and α per epoch below this "

@@ -41,6 +41,7 @@ from mdlnas.config import (
     BayesConfig,
     DeriveRule,
     HypergradientMethod,
+    PriorMean,
     Schedule,
     SearchConfig,
     SigmaInit,
@@ -86,6 +87,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         epochs: int = 20,
         warmup: int = 0,
         calibrate: int = 8,
+        calibration_tol: float = 0.05,
         tol: float = 1e-3,
         patience: int = 3,
         batch_size: int | None = None,
@@ -97,6 +99,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         sigma_lr: float | None = 0.03,
         init_sigma: float = 0.3,
         sigma_init: SigmaInit = "relative",
+        prior_mean: PriorMean = "zero",
         train_epochs: int = 150,
         train_lr: float = 1e-2,
         train_batch_size: int | None = None,
@@ -122,6 +125,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         self.epochs = epochs
         self.warmup = warmup
         self.calibrate = calibrate
+        self.calibration_tol = calibration_tol
         self.tol = tol
         self.patience = patience
         self.batch_size = batch_size
@@ -133,6 +137,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         self.sigma_lr = sigma_lr
         self.init_sigma = init_sigma
         self.sigma_init = sigma_init
+        self.prior_mean = prior_mean
         self.train_epochs = train_epochs
         self.train_lr = train_lr
         self.train_batch_size = train_batch_size
@@ -165,14 +170,15 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
     def _bayes(self, variational: bool) -> BayesConfig:
         return BayesConfig(
             variational=variational, prior_std=self.prior_std, init_sigma=self.init_sigma,
-            sigma_lr=self.sigma_lr, sigma_init=self.sigma_init,
+            sigma_lr=self.sigma_lr, sigma_init=self.sigma_init, prior_mean=self.prior_mean,
         )
 
     def _search_config(self, seed: int) -> SearchConfig:
         return SearchConfig(
             lam=self.lam, xi=self.xi, hypergradient=self.hypergradient,
             max_epochs=self.epochs, warmup_epochs=self.warmup,
-            calibration_epochs=self.calibrate, tol=self.tol,
+            calibration_epochs=self.calibrate, calibration_tol=self.calibration_tol,
+            tol=self.tol,
             patience=self.patience, batch_size=self.batch_size, w_lr=self.w_lr,
             alpha_lr=self.alpha_lr, derive=self.derive, seed=seed, device=self.device,
             bayes=self._bayes(not self.deterministic),

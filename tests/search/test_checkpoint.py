@@ -31,7 +31,7 @@ def blobs(n: int = 200) -> DataBundle:
 
 def _config(**kw: object) -> SearchConfig:
     base: dict[str, object] = {"max_epochs": 4, "batch_size": 32, "device": "cpu", "tol": 0.0,
-                               "xi": 0.1}
+                               "xi": 0.1, "calibration_epochs": 0}
     base.update(kw)
     return SearchConfig(**base)  # type: ignore[arg-type]
 
@@ -46,7 +46,7 @@ def _alphas(state: BilevelSearch) -> list[np.ndarray]:
 def test_restored_search_matches_an_uninterrupted_one(
     tmp_path: Path, phases: dict[str, object]
 ) -> None:
-    data, cfg = blobs(), _config(max_epochs=5, **phases)
+    data, cfg = blobs(), _config(max_epochs=8, **phases)
     whole = BilevelSearch(data, SPACE, cfg)
     while not whole.finished:
         whole.run_epoch()

@@ -28,7 +28,9 @@ def blobs(n: int = 300, seed: int = 0) -> DataBundle:
 
 
 def config(**kw: object) -> SearchConfig:
-    base: dict[str, object] = {"max_epochs": 4, "batch_size": 32, "device": "cpu"}
+    # no calibration unless a test asks for it: most tests here watch α from the start
+    base: dict[str, object] = {"max_epochs": 4, "batch_size": 32, "device": "cpu",
+                               "calibration_epochs": 0}
     base.update(kw)
     return SearchConfig(**base)  # type: ignore[arg-type]
 
@@ -108,7 +110,7 @@ def test_warmup_freezes_alpha_and_ramps_the_complexity_weight() -> None:
 def test_calibration_freezes_alpha_at_full_lambda_until_prices_settle() -> None:
     bayes = BayesConfig(prior_std=None, sigma_init="relative", init_sigma=0.3, sigma_lr=0.05)
     state = BilevelSearch(blobs(), SPACE, config(lam=1.0, warmup_epochs=1, calibration_epochs=3,
-                                                 calibration_tol=1e-9, max_epochs=5,
+                                                 calibration_tol=1e-9, max_epochs=7,
                                                  bayes=bayes))
     alpha_before = state.model.alpha_normal.detach().clone()
     phases = []
@@ -138,6 +140,16 @@ def test_calibration_ends_once_every_price_has_settled() -> None:
     assert state.phase == "calibration"
     state.run_epoch()  # a change within 1000 % counts as settled
     assert state.phase == "search" and state.calibration_epochs_run == 2
+
+
+def test_calibration_takes_at_most_half_of_a_short_search() -> None:
+    cfg = config(calibration_epochs=8, max_epochs=5, warmup_epochs=1, calibration_tol=1e-9)
+    state = BilevelSearch(blobs(), SPACE, cfg)
+    assert state.calibration_limit == 2
+    while not state.finished:
+        state.run_epoch()
+    assert [r.phase for r in state.history] == [
+        "warmup", "calibration", "calibration", "search", "search"]
 
 
 def test_point_weights_skip_calibration() -> None:

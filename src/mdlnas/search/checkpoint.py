@@ -18,7 +18,7 @@ import torch
 from mdlnas.errors import SearchError
 
 FORMAT = "mdlnas.search-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the calibration state; runs of version 1 had other defaults
 
 
 def checkpoint_path(run_dir: Path) -> Path:

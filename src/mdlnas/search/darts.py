@@ -97,12 +97,18 @@ def alpha_entropy(gammas: dict[str, torch.Tensor]) -> float:
     return float(-(rows * rows.clamp_min(1e-12).log()).sum(-1).mean())
 
 
+# Below this many nats per weight a price counts as nothing: an unneeded op drifts towards
+# 0, where a relative change is noise.
+SETTLED_FLOOR = 0.05
+
+
 def settled(previous: dict[str, float], current: dict[str, float], tol: float) -> bool:
-    """Whether every entry of ``current`` differs from ``previous`` by less than ``tol``
-    relative to its size (the calibration's test of the description length per weight)."""
+    """Whether every entry of ``current`` differs from ``previous`` by at most ``tol``
+    relative to its size (at least :data:`SETTLED_FLOOR` nats): the calibration's test of
+    the description length per weight."""
     if not current or set(previous) != set(current):
         return not current  # nothing to calibrate (point weights) is settled at once
-    return all(abs(current[k] - previous[k]) <= tol * max(abs(previous[k]), 1e-12)
+    return all(abs(current[k] - previous[k]) <= tol * max(abs(previous[k]), SETTLED_FLOOR)
                for k in current)
 
 
@@ -172,8 +178,16 @@ class BilevelSearch:
         """After the warm-up, until each op's description length per weight has settled
         (or ``calibration_epochs`` have passed): weights, σ and prior train at full λ,
         α stays frozen."""
-        return (self.config.bayes.variational and not self.warming_up and not self.calibrated
-                and self.calibration_epochs_run < self.config.calibration_epochs)
+        return (self.config.bayes.variational and self.config.lam > 0
+                and not self.warming_up and not self.calibrated
+                and self.calibration_epochs_run < self.calibration_limit)
+
+    @property
+    def calibration_limit(self) -> int:
+        """``calibration_epochs``, but at most half of the epochs after the warm-up, so that
+        a short search (``--epochs 4``) still leaves α half of its epochs to move."""
+        cfg = self.config
+        return min(cfg.calibration_epochs, max(0, cfg.max_epochs - cfg.warmup_epochs) // 2)
 
     @property
     def arch_frozen(self) -> bool:
@@ -280,7 +294,9 @@ class BilevelSearch:
             self.converged = self.monitor.update(w_change, a_change)
         elif phase == "calibration":
             self.calibration_epochs_run += 1
-            previous = self.history[-1].dl_per_weight if self.history else {}
+            # compared with calibration epochs only: the warm-up ran at a smaller λ
+            last = self.history[-1] if self.history else None
+            previous = last.dl_per_weight if last and last.phase == "calibration" else {}
             self.calibrated = settled(previous, dl_per_weight, self.config.calibration_tol)
         val = self._validate()
         dl = self.description_length_bits()

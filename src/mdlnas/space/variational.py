@@ -271,15 +271,20 @@ def optimizer_groups(
 ) -> list[dict[str, Any]]:
     """Adam parameter groups for ``params``: the posterior widths ρ of ``model``'s
     variational parameters at ``sigma_lr`` (when given), everything else at ``lr``.
-    ``weight_decay`` applies to the weights only, never to ρ: decaying ρ towards 0 would
-    pull every σ to softplus(0) ≈ 0.69, whatever the weight needs."""
+    ``weight_decay`` applies to the weights only, never to ρ (decaying ρ towards 0 would
+    pull every σ to softplus(0) ≈ 0.69, whatever the weight needs) nor to a regression's
+    noise scale ``log_noise`` (it would pull the noise towards 1 in scaled units)."""
     if sigma_lr is None and weight_decay == 0.0:
         return [{"params": list(params), "lr": lr}]
     rhos = {id(m.rho) for m in model.modules()
             if isinstance(m, VariationalParameter) and m.rho is not None}
+    log_noise = getattr(model, "log_noise", None)
+    undecayed = {id(log_noise)} if isinstance(log_noise, nn.Parameter) else set()
     widths = [p for p in params if id(p) in rhos]
-    rest = [p for p in params if id(p) not in rhos]
+    rest = [p for p in params if id(p) not in rhos and id(p) not in undecayed]
+    noise = [p for p in params if id(p) in undecayed]
     width_lr = sigma_lr if sigma_lr is not None else lr
     return [g for g in ({"params": rest, "lr": lr, "weight_decay": weight_decay},
-                        {"params": widths, "lr": width_lr, "weight_decay": 0.0})
+                        {"params": widths, "lr": width_lr, "weight_decay": 0.0},
+                        {"params": noise, "lr": lr, "weight_decay": 0.0})
             if g["params"]]
