@@ -120,7 +120,8 @@ def _add_train_options(
         f"--{prefix}lam",
         type=float,
         default=default(d.lam),
-        help="weight of the description length while retraining variationally" + note,
+        help="weight of the description length while retraining variationally "
+        "(unset: the search's λ)" + note,
     )
     p.add_argument(
         f"--{prefix}n-train",

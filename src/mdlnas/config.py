@@ -259,7 +259,10 @@ class TrainConfig:
     """Retraining a genotype from scratch.
 
     ``lam`` weighs the description length during variational retraining (the same free
-    energy as the search, with α fixed); it has no effect on deterministic weights.
+    energy as the search, with α fixed); it has no effect on deterministic weights. None
+    (the default) takes the search's λ in a run or an estimator, so one λ sets the whole
+    trade-off (a network found at λ = 0.001 and retrained at λ = 1 lost 2.5 points on
+    MNIST-1D); :func:`~mdlnas.train.retrain.retrain` called alone reads None as 1.
     ``n_train``: training rows for retraining; None keeps the search's, 0 takes every
     training row (search on a subset, retrain on all; the test part is the same).
     ``schedule``: the learning rate over the whole retraining, ``"cosine"`` (from ``lr``
@@ -275,7 +278,7 @@ class TrainConfig:
     weight_decay: float = 1e-2
     schedule: Schedule = "onecycle"
     refit: bool = True
-    lam: float = 1.0
+    lam: float | None = None
     grad_clip: float = 5.0
     seed: int = 0
     device: str = "auto"
@@ -287,7 +290,8 @@ class TrainConfig:
         _positive("grad_clip", self.grad_clip)
         if self.n_train is not None and (not _is_int(self.n_train) or self.n_train < 0):
             raise ConfigError(f"n_train must be 0 (all rows) or positive, got {self.n_train!r}")
-        _non_negative("lam", self.lam)
+        if self.lam is not None:
+            _non_negative("lam", self.lam)
         _non_negative("weight_decay", self.weight_decay)
         if self.schedule not in ("cosine", "onecycle"):
             raise ConfigError(f"schedule must be 'cosine' or 'onecycle', got {self.schedule!r}")

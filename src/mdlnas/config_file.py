@@ -134,7 +134,8 @@ OPTION_HELP: dict[str, str] = {
     "train.refit": "retrain on the training and validation rows together and keep the last "
     "epoch (false: train on the training rows, keep the epoch of best validation NLL) "
     "[--train-refit]",
-    "train.lam": "weight of the description length when retraining variationally "
+    "train.lam": "weight of the description length when retraining variationally (unset: "
+    "the search's λ) "
     "[--train-lam]",
     "train.grad_clip": "clip the gradient norm to this",
     "train.seed": "seed of the initialisation and noise [--seed]",

@@ -103,7 +103,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         train_epochs: int = 150,
         train_lr: float = 1e-2,
         train_batch_size: int | None = None,
-        train_lam: float = 1.0,
+        train_lam: float | None = None,
         train_deterministic: bool = False,
         train_schedule: Schedule = "onecycle",
         train_weight_decay: float = 1e-2,
@@ -188,7 +188,9 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         try:
             return TrainConfig(
                 epochs=self.train_epochs, batch_size=self.train_batch_size, lr=self.train_lr,
-                lam=self.train_lam, seed=seed, device=self.device,
+                # unset: the search's λ, so that one λ sets the whole trade-off
+                lam=self.train_lam if self.train_lam is not None else self.lam,
+                seed=seed, device=self.device,
                 schedule=self.train_schedule, weight_decay=self.train_weight_decay,
                 refit=self.train_refit,
                 # retraining describes the weights as the search did, unless told otherwise

@@ -376,7 +376,7 @@ def run_train(
 
     run, genotype = distributed.on_main(read_run)
     data = distributed.everywhere(lambda: load(_retraining_data(run)))
-    cfg = run.train
+    cfg = run.train if run.train.lam is not None else replace(run.train, lam=run.search.lam)
     progress(f"retraining the genotype for {cfg.epochs} epochs "
              f"({'variational' if cfg.bayes.variational else 'deterministic'} weights)"
              f"{_processes()}")

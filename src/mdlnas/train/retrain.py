@@ -79,6 +79,7 @@ def retrain(
     history: list[dict[str, float]] = []
     best: tuple[float, int, dict[str, Any]] | None = None
     start = time.perf_counter()
+    lam = config.lam if config.lam is not None else 1.0  # see TrainConfig.lam
     step_lr = config.lr
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -88,7 +89,7 @@ def retrain(
             with noise_rows(part.start, part.total):
                 xs, ys = part.rows(x, y)
                 nll = part.nll_weight * mean_nll(model(xs), ys, genotype.task, model.log_noise)
-            energy = free_energy(nll, total_kl(model), config.lam, m)
+            energy = free_energy(nll, total_kl(model), lam, m)
             optimizer.zero_grad(set_to_none=True)
             torch.autograd.backward(energy.total)
             # averaged with the gradients, so a NaN on one shard stops every rank at once
