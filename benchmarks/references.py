@@ -7,6 +7,12 @@ split, fitted on the training part only, scored once on the test part.
   rate 1e-2, no weight decay, batch 100, 8,000 steps, final weights).
 - scikit-learn sets: ``LogisticRegression`` and ``MLPClassifier`` (one hidden layer of 100)
   for classification; ``LinearRegression`` and ``MLPRegressor`` for regression.
+- MNIST-1D, a hand-designed CNN (the one issue 16 measured): four convolutions of one
+  width ``w`` (5, 3 dilated, 3, 3 dilated wide), BatchNorm, two max-pools, global average
+  pooling and a linear head, ``9w² + 23w + 10`` weights; ``hand-cnn-8`` (770 weights),
+  ``hand-cnn-12`` (1,582) and ``hand-cnn-32`` (9,962), trained with mdlnas's retraining
+  recipe (AdamW, weight decay 0.01, one-cycle learning rate peaking at 0.01, 150 epochs,
+  batch 64, on the training and validation rows, last epoch), no augmentation.
 - Fashion-MNIST: a LeNet-5-sized CNN (61,706 weights), Adam 1e-3, batch 128, a fixed
   number of epochs.
 
@@ -36,6 +42,7 @@ from mdlnas.data import DataBundle, load_data
 from mdlnas.device import resolve_device
 from mdlnas.search.batches import to_tensors
 from mdlnas.search.evaluation import score
+from mdlnas.train.retrain import refit_rows
 
 Row = dict[str, Any]
 
@@ -82,6 +89,31 @@ class Mnist1dCNN(nn.Module):
 
 
 # -- Fashion-MNIST: LeNet-5 -------------------------------------------------------------
+class HandCNN(nn.Module):
+    """A small 1-D CNN a person writes in ten lines: conv5 → conv3 (dilation 2) → max-pool →
+    conv3 → conv3 (dilation 2) → max-pool → global average → linear, all of width ``width``,
+    each convolution followed by BatchNorm and ReLU."""
+
+    def __init__(self, width: int, in_channels: int = 1, output_size: int = 10) -> None:
+        super().__init__()
+
+        def block(c_in: int, kernel: int, dilation: int = 1) -> list[nn.Module]:
+            pad = dilation * (kernel - 1) // 2
+            return [nn.Conv1d(c_in, width, kernel, padding=pad, dilation=dilation, bias=False),
+                    nn.BatchNorm1d(width), nn.ReLU()]
+
+        self.features = nn.Sequential(
+            *block(in_channels, 5), *block(width, 3, 2), nn.MaxPool1d(2),
+            *block(width, 3), *block(width, 3, 2), nn.MaxPool1d(2),
+        )
+        self.head = nn.Linear(width, output_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x).mean(-1)  # (B, C, L) -> (B, C)
+        out: torch.Tensor = self.head(h)  # (B, classes)
+        return out
+
+
 class LeNet5(nn.Module):
     """LeNet-5 sized for 28×28 inputs (the first convolution pads by 2, as LeCun's 32×32
     input did): conv 6@5×5 → max-pool → conv 16@5×5 → max-pool → 120 → 84 → classes, ReLU.
@@ -123,11 +155,15 @@ class Recipe:
     epochs: int | None = None
     weight_decay: float = 0.0
     select: str = "last"
+    # mdlnas's retraining recipe: AdamW, one-cycle schedule, training + validation rows
+    recipe_of_mdlnas: bool = False
 
 
 # mnist1d's get_model_args(): learning_rate 1e-2, weight_decay 0, batch_size 100, 8000 steps.
 MNIST1D_RECIPE = Recipe(lr=1e-2, batch_size=100, steps=8000)
 LENET_RECIPE = Recipe(lr=1e-3, batch_size=128, epochs=10)
+MDLNAS_RECIPE = Recipe(lr=1e-2, batch_size=64, epochs=150, weight_decay=1e-2,
+                       recipe_of_mdlnas=True)
 
 
 def train_torch(
@@ -138,9 +174,19 @@ def train_torch(
     rng = np.random.default_rng(seed)
     model = model.to(device)
     train, val = to_tensors(data.train, device), to_tensors(data.val, device)
+    if recipe.recipe_of_mdlnas:
+        train = to_tensors(refit_rows(data), device)
     per_epoch = math.ceil(len(train) / recipe.batch_size)
     steps = recipe.steps if recipe.steps is not None else (recipe.epochs or 1) * per_epoch
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None
+    if recipe.recipe_of_mdlnas:
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(
+            model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=steps, pct_start=0.3)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr,
+                                     weight_decay=recipe.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     step, epoch = 0, 0
@@ -152,6 +198,8 @@ def train_torch(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             step += 1
             if step >= steps:
                 break
@@ -185,7 +233,7 @@ def _torch_row(
         "params": params,
         **facts,
         "recipe": {
-            "optimizer": "adam",
+            "optimizer": "adamw-onecycle-refit" if recipe.recipe_of_mdlnas else "adam",
             "lr": recipe.lr,
             "batch_size": recipe.batch_size,
             "weight_decay": recipe.weight_decay,
@@ -258,6 +306,15 @@ def _mnist1d(build: Callable[[DataBundle], nn.Module]) -> Callable[[DataBundle, 
     return run
 
 
+def _hand_cnn(width: int) -> Callable[[DataBundle, int, Options], Row]:
+    def run(data: DataBundle, seed: int, opts: Options) -> Row:
+        torch.manual_seed(seed)
+        model = HandCNN(width, data.input_shape[0], data.n_classes)
+        return _torch_row(model, data, MDLNAS_RECIPE, seed, resolve_device(opts.device))
+
+    return run
+
+
 def _lenet(data: DataBundle, seed: int, opts: Options) -> Row:
     recipe = replace(LENET_RECIPE, select=opts.select)
     if opts.epochs is not None:
@@ -288,6 +345,9 @@ def _sklearn(kind: str) -> Callable[[DataBundle, int, Options], Row]:
 REFERENCES: dict[str, Callable[[DataBundle, int, Options], Row]] = {
     "mnist1d-mlp": _mnist1d(lambda d: Mnist1dMLP(math.prod(d.input_shape), d.n_classes)),
     "mnist1d-cnn": _mnist1d(lambda d: Mnist1dCNN(d.input_shape[-1], d.n_classes)),
+    "hand-cnn-8": _hand_cnn(8),
+    "hand-cnn-12": _hand_cnn(12),
+    "hand-cnn-32": _hand_cnn(32),
     "lenet5": _lenet,
     "logistic-regression": _sklearn("logistic-regression"),
     "mlp-classifier": _sklearn("mlp-classifier"),
@@ -298,6 +358,9 @@ REFERENCES: dict[str, Callable[[DataBundle, int, Options], Row]] = {
 LABELS = {
     "mnist1d-mlp": "MLP of the MNIST-1D paper",
     "mnist1d-cnn": "CNN of the MNIST-1D paper",
+    "hand-cnn-8": "hand-designed CNN, width 8",
+    "hand-cnn-12": "hand-designed CNN, width 12",
+    "hand-cnn-32": "hand-designed CNN, width 32",
     "lenet5": "LeNet-5 (CNN)",
     "logistic-regression": "LogisticRegression",
     "mlp-classifier": "MLPClassifier (100)",

@@ -10,7 +10,7 @@ import torch
 from mdlnas.config import BayesConfig, SpaceConfig, TrainConfig
 from mdlnas.data.bundle import DataBundle, Split
 from mdlnas.space.genotype import CellGenotype, Edge, Genotype
-from mdlnas.train.retrain import _refit_rows, _schedule, _steps_per_epoch, retrain
+from mdlnas.train.retrain import _schedule, _steps_per_epoch, refit_rows, retrain
 
 SPACE = SpaceConfig("mlp", 0, ("linear", "identity", "zero"), n_nodes=2, layers=1, channels=32)
 GENOTYPE = Genotype(SPACE, "classification", (6,), 2,
@@ -48,7 +48,7 @@ def test_refit_trains_on_the_validation_rows_too() -> None:
 
 def test_refit_rows_are_train_then_validation() -> None:
     data = noise_labels(10)
-    rows = _refit_rows(data)
+    rows = refit_rows(data)
     assert len(rows) == 20
     np.testing.assert_array_equal(rows.x, np.concatenate([data.train.x, data.val.x]))
     np.testing.assert_array_equal(rows.y, np.concatenate([data.train.y, data.val.y]))

@@ -59,7 +59,7 @@ def retrain(
     rng = np.random.default_rng(config.seed)
     model = DerivedNetwork(genotype, config.bayes).to(device)
     val = to_tensors(data.val, device)
-    train = to_tensors(_refit_rows(data) if config.refit else data.train, device)
+    train = to_tensors(refit_rows(data) if config.refit else data.train, device)
     m = len(train)
     batch_size = batch_size_for(config.batch_size, m, largest=64)
     min_rows = distributed.min_batch_rows()
@@ -126,7 +126,7 @@ def retrain(
     return TrainResult(model, history, time.perf_counter() - start, best[1])
 
 
-def _refit_rows(data: DataBundle) -> Split:
+def refit_rows(data: DataBundle) -> Split:
     """The training and validation rows as one split (the scaling stays the training
     part's, which is how new data will be scaled)."""
     train, val = data.train, data.val
