@@ -55,6 +55,14 @@ def test_mdl_keeps_argmax_and_zero_removes_an_edge() -> None:
     assert cell.edges == (Edge(0, 1, "linear"), Edge(1, 2, "identity"))
 
 
+def test_mdl_drops_an_edge_only_when_it_is_more_likely_absent_than_present() -> None:
+    # 0->1: zero is the single most probable op (0.4) but the edge is present with
+    # probability 0.6, so it stays, with its strongest non-zero op; 0->2 is absent (0.5).
+    gamma = _gamma(2, {(0, 1): [0.4, 0.25, 0.35], (0, 2): [0.5, 0.1, 0.4],
+                       (1, 2): [0.2, 0.6, 0.2]})
+    assert _edges(derive_cell(gamma, OPS, 2)) == {(0, 1, "linear"), (1, 2, "identity")}
+
+
 def test_mdl_without_zero_wins_keeps_every_edge() -> None:
     gamma = _gamma(2, {(0, 1): [0.1, 0.2, 0.7], (0, 2): [0.0, 0.6, 0.4],
                        (1, 2): [0.2, 0.3, 0.5]})
@@ -340,18 +348,17 @@ def test_derived_genotypes_always_validate_and_run(
         assert all(e.op != "zero" for e in cell.edges)
         if rule == "mdl":
             assert _reachable(cell)
-            argmax = {edges[k]: space.ops[int(np.argmax(gamma[k]))] for k in range(len(edges))}
-            # Every kept edge carries its argmax op, except edges that chose zero but
-            # were added to feed a node (a starved one whose out-edges chose ops, or the
-            # output to keep it connected): at most one into each node, each with its
-            # row's strongest non-zero op.
-            overridden = [e for e in cell.edges if argmax[(e.src, e.dst)] != e.op]
-            assert all(argmax[(e.src, e.dst)] == "zero" for e in overridden)
-            assert len({e.dst for e in overridden}) == len(overridden)
-            for e in overridden:
+            # Every kept edge carries its row's strongest non-zero op; an edge more likely
+            # absent than present (γ_zero ≥ ½) is kept only to feed a node (a starved one
+            # whose out-edges stayed, or the output): at most one such edge into a node.
+            absent = space.ops.index("zero") if "zero" in space.ops else None
+            for e in cell.edges:
                 row = gamma[edges.index((e.src, e.dst))]
                 strongest = max(row[i] for i, op in enumerate(space.ops) if op != "zero")
                 assert row[space.ops.index(e.op)] == strongest
+            added = [e for e in cell.edges
+                     if absent is not None and gamma[edges.index((e.src, e.dst)), absent] >= 0.5]
+            assert len({e.dst for e in added}) == len(added)
         else:
             # every node that still feeds the output keeps exactly its top-k inputs
             assert _reachable(cell)
