@@ -32,7 +32,7 @@ from typing import Any
 # What a dirty exit looks like in stderr (gloo's abort at exit, a C++ terminate, a crash).
 ABORT_SIGNS = ("terminate called", "Aborted", "core dumped", "Segmentation fault",
                "ChildFailedError", "Traceback")
-EXIT_RUN = ("search", "--data", "iris", "--epochs", "2", "--train-epochs", "1",
+EXIT_RUN = ("search", "--data", "iris", "--epochs", "2", "--calibrate", "0", "--train-epochs", "1",
             "--device", "cpu", "--no-plots", "--quiet", "--json")
 
 

@@ -17,7 +17,8 @@ from mdlnas import tomlio
 from mdlnas.cli import main
 from mdlnas.search.checkpoint import checkpoint_path, load_checkpoint
 
-# no calibration: two epochs of α leave γ clear of ties that rounding could flip
+# no calibration (as in scaleout.EXIT_RUN): part 3 stops after epoch 1 and continues to
+# epoch 2, and calibration's length depends on the epoch budget
 SEARCH = ["search", "--data", "iris", "--epochs", "2", "--calibrate", "0", "--device", "cpu",
           "--no-plots", "--quiet", "--json"]
 GAMMA_TOLERANCE = 0.01  # |Δγ| per edge and op after 2 epochs; measured 3e-4 (iris, mlp)
