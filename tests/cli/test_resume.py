@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from mdlnas.cli import main
+from mdlnas.data import load_data
 from mdlnas.search.checkpoint import checkpoint_path, load_checkpoint
 
 # Small enough for a test, with epochs long enough (many small batches) to kill inside one.
@@ -125,11 +126,13 @@ def test_search_on_a_subset_then_retrain_on_every_training_row(
     assert main(["search", "--data", "digits", "--n-train", "200", "--epochs", "1",
                  "--train-epochs", "1", "--quiet", "--out", str(run)]) == 0
     small = json.loads((run / "eval.json").read_text())
-    assert small["train_rows"] == 200
+    subset = load_data("digits", seed=0, n_train=200)
+    assert len(subset.train) == 200
+    assert small["train_rows"] == 200 + len(subset.val)  # refit: and the validation part
     assert main(["train", str(run), "--n-train", "0", "--epochs", "1", "--quiet"]) == 0
     capsys.readouterr()
     full = json.loads((run / "eval.json").read_text())
-    assert full["train_rows"] == 1797 - 2 * 359  # all but the 20 % validation and test parts
+    assert full["train_rows"] == 1797 - 359  # all but the 20 % test part (refit)
     # the saved model is scored on the same test part, under the retraining's scaling
     assert main(["evaluate", str(run), "--json"]) == 0
     again = json.loads(capsys.readouterr().out)

@@ -130,7 +130,7 @@ def test_relative_initial_sigma_is_a_fraction_of_the_he_scale() -> None:
     wide = VariationalConv(1, 48, 2, 5, bayes)
     assert float(wide.weight.kl()) / wide.weight.mu.numel() == pytest.approx(
         float(layer.weight.kl()) / layer.weight.mu.numel(), rel=0.05)
-    absolute = BayesConfig(init_sigma=0.1 * scale, prior_std=None)
+    absolute = BayesConfig(init_sigma=0.1 * scale, prior_std=None, sigma_init="absolute")
     narrow_abs = VariationalConv(1, 3, 2, 5, absolute)
     wide_abs = VariationalConv(1, 48, 2, 5, absolute)
     assert float(wide_abs.weight.kl()) / wide_abs.weight.mu.numel() < 0.5 * (
