@@ -135,11 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (one core each)")
     parser.add_argument("--reference", type=_reference, action="append", default=[],
                         metavar="NAME:WEIGHTS:ACCURACY")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing: tabulate and draw the finished runs under --out")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     lams = args.lams.split(",") + ([] if args.no_darts else [DARTS])
     seeds = [int(s) for s in args.seeds.split(",")]
     jobs = [(lam, seed) for seed in seeds for lam in lams]
+    if args.collect:
+        jobs = [job for job in jobs if (_run_dir(args.out, *job) / "eval.json").is_file()]
+        lams = [lam for lam in lams if any(job[0] == lam for job in jobs)]
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda job: _search(args.out, args.data, *job, preset), jobs))
     (args.out / "command.txt").write_text(" ".join(["python", *sys.argv]) + "\n")
@@ -148,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     _plot(rows, args.reference, args.out / "dial.png",
-          f"{args.data}: λ as a dial ({len(seeds)} seed(s); preset: {' '.join(preset)})")
+          f"{args.data}: λ as a dial (seeds {args.seeds}; "
+          f"{' '.join(preset) if preset else 'default settings'})")
     for lam in lams:
         group = [r for r in rows if r["lam"] == lam]
         accuracy = [r["test_accuracy"] for r in group]
