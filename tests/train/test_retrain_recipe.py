@@ -10,7 +10,7 @@ import torch
 from mdlnas.config import BayesConfig, SpaceConfig, TrainConfig
 from mdlnas.data.bundle import DataBundle, Split
 from mdlnas.space.genotype import CellGenotype, Edge, Genotype
-from mdlnas.train.retrain import _schedule, _steps_per_epoch, refit_rows, retrain
+from mdlnas.train.retrain import _schedule, refit_rows, retrain
 
 SPACE = SpaceConfig("mlp", 0, ("linear", "identity", "zero"), n_nodes=2, layers=1, channels=32)
 GENOTYPE = Genotype(SPACE, "classification", (6,), 2,
@@ -81,7 +81,7 @@ def test_steps_per_epoch_counts_the_batches_an_epoch_yields(
 
     split = TensorSplit(torch.zeros(m, 1), torch.zeros(m))
     counted = sum(1 for _ in split.batches(batch, np.random.default_rng(0), min_rows))
-    assert counted == expected == _steps_per_epoch(m, batch, min_rows)
+    assert counted == expected == split.n_batches(batch, min_rows)
 
 
 def test_one_cycle_retraining_runs_every_step_of_its_schedule() -> None:

@@ -33,6 +33,11 @@ class TensorSplit:
                 break
             yield self.x[index], self.y[index]
 
+    def n_batches(self, batch_size: int, min_rows: int = 2) -> int:
+        """How many batches :meth:`batches` yields in one epoch."""
+        full, rest = divmod(len(self), batch_size)
+        return max(1, full + (1 if rest >= min_rows else 0))
+
 
 def to_tensors(split: Split, device: torch.device) -> TensorSplit:
     return TensorSplit(

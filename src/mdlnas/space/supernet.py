@@ -55,6 +55,8 @@ class Supernet(NetworkFrame):
         named = [(n, p) for n, p in self.named_parameters() if n not in arch]
         self._weight_names = [n for n, _ in named]
         self._weights = [p for _, p in named]
+        # every BatchNorm, for :meth:`frozen_statistics` (called at every architecture step)
+        self._norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         # name -> (module, attribute) of every parameter, for :meth:`substituted`
         self._slots: dict[str, tuple[nn.Module, str]] = {}
         for module_name, module in self.named_modules():
@@ -81,8 +83,7 @@ class Supernet(NetworkFrame):
         """BatchNorm normalises by the batch (as in training) without updating its running
         statistics, for passes that are not weight training: the architecture step's
         validation batches and perturbed weights."""
-        norms = [m for m in self.modules()
-                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        norms = [norm for norm in self._norms if norm.track_running_stats]
         for norm in norms:
             norm.track_running_stats = False
         try:

@@ -74,8 +74,8 @@ def retrain(
     optimizer = torch.optim.AdamW(optimizer_groups(
         model, list(model.parameters()), config.lr, config.bayes.sigma_lr, config.weight_decay
     ), weight_decay=config.weight_decay)
-    schedule = _schedule(optimizer, config, steps=config.epochs * _steps_per_epoch(
-        m, batch_size, min_rows))
+    schedule = _schedule(optimizer, config,
+                         steps=config.epochs * train.n_batches(batch_size, min_rows))
     history: list[dict[str, float]] = []
     best: tuple[float, int, dict[str, Any]] | None = None
     start = time.perf_counter()
@@ -133,12 +133,6 @@ def refit_rows(data: DataBundle) -> Split:
     rows = (np.concatenate([train.rows, val.rows])
             if train.rows is not None and val.rows is not None else None)
     return Split(np.concatenate([train.x, val.x]), np.concatenate([train.y, val.y]), rows)
-
-
-def _steps_per_epoch(m: int, batch_size: int, min_rows: int) -> int:
-    """Batches of one epoch, as :meth:`TensorSplit.batches` yields them."""
-    full, rest = divmod(m, batch_size)
-    return max(1, full + (1 if rest >= min_rows else 0))
 
 
 def _schedule(optimizer: torch.optim.Optimizer, config: TrainConfig,
