@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,9 @@ def _gradients() -> dict[str, Any]:
 def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     torch.set_num_threads(1)
+    # a timeout, so that a collective waiting for a rank that left cannot hang the test
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=world)
+                            world_size=world, timeout=timedelta(seconds=60))
     try:
         result = _gradients()
 
@@ -91,6 +93,20 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
             distributed.everywhere(fails_on_rank_1)
         except MdlnasError as exc:
             result["error"] = (type(exc).__name__, str(exc))
+        result["main_only"] = distributed.main_only(lambda: "written")
+
+        def fails_on_rank_0() -> None:
+            raise MdlnasError("the disk of rank 0 is full")
+
+        try:
+            distributed.main_only(fails_on_rank_0)
+        except MdlnasError as exc:
+            result["main_error"] = (type(exc).__name__, str(exc))
+        if rank == 0:  # rank 1 has left: the next collective fails in one line
+            try:
+                distributed.barrier()
+            except MdlnasError as exc:
+                result["lost"] = (type(exc).__name__, str(exc))
         torch.save(result, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -99,7 +115,8 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 def test_two_shards_give_the_gradients_of_the_whole_batch(tmp_path: Path) -> None:
     """Averaged over 2 ranks, every gradient equals one process's on the whole batch:
     the description length counts once, the NLL by the shards' shares, and each shard
-    sees the whole batch's noise for its rows. A failure on one rank reaches both."""
+    sees the whole batch's noise for its rows. A failure on one rank reaches both; a rank
+    that has gone makes the other's next collective fail with one line."""
     whole = _gradients()
     mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
@@ -112,6 +129,13 @@ def test_two_shards_give_the_gradients_of_the_whole_batch(tmp_path: Path) -> Non
     assert ranks[0]["loss"] == pytest.approx(whole["loss"], rel=1e-5)
     assert ranks[0]["error"] == ("MdlnasError", "on rank 1 of 2: no such file on this node")
     assert ranks[1]["error"] == ("ReportedByMain", "no such file on this node")
+    # what rank 0 alone does: its result stays there, its failure reaches every rank
+    assert (ranks[0]["main_only"], ranks[1]["main_only"]) == ("written", None)
+    assert ranks[0]["main_error"] == ("MdlnasError", "the disk of rank 0 is full")
+    assert ranks[1]["main_error"] == ("ReportedByMain", "the disk of rank 0 is full")
+    kind, message = ranks[0]["lost"]
+    assert kind == "PeerLost" and "another process of this job has stopped" in message
+    assert "\n" not in message and "pair.cc" not in message  # gloo's source location is cut
 
 
 def test_only_search_and_train_run_under_torchrun(

@@ -12,6 +12,18 @@ average of these over the ``N`` ranks is exactly the one-process objective, so a
 gradients are the one-process gradient. The description length is *not* multiplied by
 ``N``: each rank carries all of it and the average keeps one copy.
 
+Files. The ranks may run on machines that share no file system, so every file that a
+command running under torchrun reads or writes (the run directory, a config file, the
+data) is read or written by global rank 0 alone: :func:`on_main` for what the others
+need (it is sent to them), :func:`main_only` for writes and reports. Both tell every rank
+whether rank 0 succeeded, so a failure there stops all ranks at the same point.
+
+Failures. An error raised on one rank must end the job on all ranks with one line, never
+with the others waiting in (or a traceback from) a collective: :func:`on_main`,
+:func:`main_only` and :func:`everywhere` share the error; a rank that stops on its own
+(killed, out of memory) makes the others' next collective fail, and every collective
+here turns that into :class:`PeerLost`.
+
 Without a process group (a plain ``mdlnas`` run) every function here is a no-op that
 returns its input, so the single-process path is unchanged bit for bit.
 """
@@ -36,6 +48,32 @@ T = TypeVar("T")
 
 class ReportedByMain(MdlnasError):
     """An error that rank 0 also raised and prints; the other ranks exit without repeating it."""
+
+
+class PeerLost(MdlnasError):
+    """A collective failed: another rank has stopped (or cannot be reached), so this one
+    stops too. The rank that stopped first says why in its own output."""
+
+
+@contextlib.contextmanager
+def _collective(what: str) -> Iterator[None]:
+    """Name a failed collective in one line. gloo and nccl raise RuntimeError (with a
+    C++ source location and advice) when a peer has gone; the traceback from inside
+    torch would hide the line that the failing rank printed."""
+    try:
+        yield
+    except RuntimeError as exc:
+        raise PeerLost(
+            f"another process of this job has stopped or cannot be reached ({what}: "
+            f"{_first_sentence(exc)}); its own output says why"
+        ) from exc
+
+
+def _first_sentence(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if text.startswith("[") and "] " in text:  # gloo's "[.../pair.cc:553] Connection ..."
+        text = text.split("] ", 1)[1]
+    return text.split(". ")[0].rstrip(".") or type(exc).__name__
 
 
 def launched() -> bool:
@@ -78,7 +116,9 @@ def session(device: str = "auto") -> Iterator[None]:
         ) from None
     try:
         yield
-        dist.barrier()  # not after an error: the others may be anywhere, no barrier to hang on
+        # not after an error: the others may be anywhere, no barrier to hang on
+        with _collective("the final barrier"):
+            dist.barrier()
     finally:
         dist.destroy_process_group()
 
@@ -124,7 +164,8 @@ def average(tensors: Sequence[Tensor]) -> list[Tensor]:
     if world_size() == 1:
         return list(tensors)
     flat = torch.cat([t.detach().reshape(-1) for t in tensors])
-    dist.all_reduce(flat)
+    with _collective("averaging over the processes"):
+        dist.all_reduce(flat)
     flat /= world_size()
     parts = torch.split(flat, [t.numel() for t in tensors])
     return [part.view_as(t) for part, t in zip(parts, tensors, strict=True)]
@@ -161,7 +202,8 @@ def check_lockstep(epoch: int, params: Sequence[Tensor]) -> None:
     with torch.no_grad():
         mine = (epoch, float(sum(p.double().sum() for p in params)))
     seen: list[object] = [None] * world_size()
-    dist.all_gather_object(seen, mine)
+    with _collective("the lock-step check"):
+        dist.all_gather_object(seen, mine)
     if any(other != mine for other in seen):
         raise MdlnasError(
             f"the {world_size()} processes drifted apart after epoch {epoch} "
@@ -170,25 +212,39 @@ def check_lockstep(epoch: int, params: Sequence[Tensor]) -> None:
 
 
 def on_main(fn: Callable[[], T]) -> T:
-    """Run ``fn`` on rank 0 alone (reading a run directory that may exist only there) and
-    give every rank its result, or its error."""
+    """Run ``fn`` on rank 0 alone (reading a file that may exist only there) and give
+    every rank its result, or its error."""
+    return cast(T, _from_main(fn, send=True))
+
+
+def main_only(fn: Callable[[], T]) -> T | None:
+    """Run ``fn`` on rank 0 alone (writing a file, printing, drawing) and tell every rank
+    whether it succeeded: its result on rank 0, None on the others, and its error on all.
+    The others wait until rank 0 is done, so a file written here is complete after it."""
+    return _from_main(fn, send=False)
+
+
+def _from_main(fn: Callable[[], T], send: bool) -> T | None:
     if world_size() == 1:
         return fn()
     payload: list[object] = [None]
     error: Exception | None = None
+    value: T | None = None
     if is_main():
         try:
-            payload[0] = (True, fn())
+            value = fn()
+            payload[0] = (True, value if send else None)  # a write's result stays here
         except Exception as exc:
             error = exc
             payload[0] = (False, str(exc))
-    dist.broadcast_object_list(payload, src=0)
-    ok, value = cast(tuple[bool, object], payload[0])
+    with _collective("sharing rank 0's reads and writes"):
+        dist.broadcast_object_list(payload, src=0)
+    ok, sent = cast(tuple[bool, object], payload[0])
     if error is not None:
         raise error
     if not ok:
-        raise ReportedByMain(str(value))
-    return cast(T, value)
+        raise ReportedByMain(str(sent))
+    return value if is_main() else cast("T | None", sent)
 
 
 def everywhere(fn: Callable[[], T]) -> T:
@@ -203,7 +259,8 @@ def everywhere(fn: Callable[[], T]) -> T:
     except Exception as exc:
         error = exc
     outcomes: list[object] = [None] * world_size()
-    dist.all_gather_object(outcomes, None if error is None else str(error))
+    with _collective("gathering the processes' outcomes"):
+        dist.all_gather_object(outcomes, None if error is None else str(error))
     failed = [(r, msg) for r, msg in enumerate(outcomes) if msg is not None]
     if failed:
         if is_main():
@@ -218,4 +275,5 @@ def everywhere(fn: Callable[[], T]) -> T:
 def barrier() -> None:
     """Wait for every rank (e.g. until rank 0 has written the run directory)."""
     if world_size() > 1:
-        dist.barrier()
+        with _collective("a barrier"):
+            dist.barrier()
