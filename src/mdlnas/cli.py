@@ -18,7 +18,7 @@ from mdlnas.cli_options import given_options
 from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
 from mdlnas.config_file import DEFAULT_DATA
 from mdlnas.data import DataConfig, dataset_names
-from mdlnas.distributed import on_main
+from mdlnas.distributed import main_only, on_main
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.memory import keep_freed_memory
 from mdlnas.space.ops import OPS
@@ -626,7 +626,7 @@ def _search_and_retrain(
 ) -> dict[str, Any]:
     from mdlnas.workflow import run_search
 
-    tensorboard = _tensorboard(args, out)
+    tensorboard = main_only(lambda: _tensorboard(args, out))  # rank 0's; made before any work
     try:
         callbacks = [tensorboard.search_epoch] if tensorboard else []
         result = run_search(run, out, _progress(args), resume=resume, callbacks=callbacks)
@@ -645,15 +645,21 @@ def _after_search(
     from mdlnas.workflow import read_json, run_train
 
     progress = _progress(args)
-    summary = read_json(out / "summary.json")
-    summary["run_dir"] = str(out)
-    if not args.quiet:
-        print(result.genotype.describe(), file=sys.stderr)
-    if not args.no_plots:
-        from mdlnas.report.run_plots import draw_run_plots
 
-        drawn = draw_run_plots(out)
-        progress(f"plots: {', '.join(p.name for p in drawn)} in {out / 'plots'}")
+    def report() -> dict[str, Any]:
+        summary = read_json(out / "summary.json")
+        summary["run_dir"] = str(out)
+        if not args.quiet:
+            print(result.genotype.describe(), file=sys.stderr)
+        if not args.no_plots:
+            from mdlnas.report.run_plots import draw_run_plots
+
+            drawn = draw_run_plots(out)
+            progress(f"plots: {', '.join(p.name for p in drawn)} in {out / 'plots'}")
+        return summary
+
+    # under torchrun the run directory may exist on rank 0's machine alone
+    summary = on_main(report)
     if not args.search_only:
         callbacks = [tensorboard.train_epoch] if tensorboard else []
         summary["eval"] = run_train(out, progress=progress, callbacks=callbacks)
@@ -697,7 +703,7 @@ def _cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError("--deterministic and --variational exclude each other; give one")
     if args.deterministic or args.variational:
         train = replace(train, bayes=replace(train.bayes, variational=args.variational))
-    tensorboard = _tensorboard(args, args.run_dir)
+    tensorboard = main_only(lambda: _tensorboard(args, args.run_dir))
     try:
         callbacks = [tensorboard.train_epoch] if tensorboard else []
         return run_train(args.run_dir, train, args.prune_snr, _progress(args), callbacks)

@@ -7,16 +7,20 @@ A run directory holds ``config.toml`` (everything needed to repeat or continue t
 ``eval.json`` and ``train_history.csv``; ``plots/`` is drawn by :mod:`mdlnas.report`.
 
 Under torchrun every rank runs these functions (data-parallel, :mod:`mdlnas.distributed`);
-rank 0 alone reads and writes the run directory and reports progress, and the other ranks
-get what it read and wait for what it writes.
+rank 0 alone reads and writes files (the run directory and the data) and reports progress,
+and the other ranks get what it read and wait for what it writes: the nodes of a job need
+not share a file system. Every file access here goes through ``distributed.on_main`` or
+``distributed.main_only``, so that a failure on rank 0 stops every rank at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -186,6 +190,16 @@ def resolve_space(run: RunConfig, data: DataBundle) -> SpaceConfig:
     return make_space(name, run.overrides)
 
 
+@contextlib.contextmanager
+def _writing(run_dir: Path) -> Iterator[None]:
+    """One line instead of a traceback when the run directory cannot be written (no
+    permission, disk full); under torchrun rank 0's error then ends every rank."""
+    try:
+        yield
+    except OSError as exc:
+        raise MdlnasError(f"cannot write the run directory {run_dir}: {exc}") from None
+
+
 def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
@@ -226,8 +240,7 @@ def run_search(
     torchrun only rank 0 reports and calls them.
     """
     ckpt = checkpoint_path(out_dir)
-    main = distributed.is_main()
-    if not main:
+    if not distributed.is_main():
         progress, callbacks = _silent, ()
 
     def read_checkpoint() -> dict[str, Any] | None:
@@ -240,29 +253,36 @@ def run_search(
             )
         return None
 
-    def prepare() -> tuple[DataBundle, SpaceConfig, BilevelSearch]:
-        data = load(run.data)  # before making the folder: bad data leaves nothing behind
+    def prepare(data: DataBundle) -> tuple[SpaceConfig, BilevelSearch]:
         space = resolve_space(run, data)
-        return data, space, BilevelSearch(data, space, run.search)
+        return space, BilevelSearch(data, space, run.search)
 
-    checkpoint = distributed.on_main(read_checkpoint)  # rank 0's disk; sent to the others
-    data, space, state = distributed.everywhere(prepare)
+    # rank 0's disk, sent to the others; the data before making the folder, so that bad
+    # data leaves nothing behind
+    checkpoint = distributed.on_main(read_checkpoint)
+    data = distributed.on_main(lambda: load(run.data))
+    space, state = distributed.everywhere(lambda: prepare(data))
     run = replace(run, space=space)
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            tomlio.write(out_dir / "config.toml", config_tables(run))
     cfg = run.search
     alphas_path = out_dir / ALPHAS_FILE
-    gamma_rows: list[dict[str, Any]] = []
     if checkpoint is not None:
         state.load_state_dict(checkpoint)
+
+    def open_run_dir() -> list[dict[str, Any]]:
+        """The γ rows so far (rank 0 keeps them and rewrites alphas.csv every epoch)."""
+        with _writing(out_dir):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                tomlio.write(out_dir / "config.toml", config_tables(run))
+        if checkpoint is None:
+            return alpha_rows(0, state.gammas(), space.ops, space.n_nodes)
         # Rows after the checkpoint's epoch are dropped: the search repeats those epochs.
-        if main:
-            gamma_rows = read_alpha_rows(alphas_path, up_to_epoch=state.epoch)
+        return read_alpha_rows(alphas_path, up_to_epoch=state.epoch)
+
+    gamma_rows = distributed.main_only(open_run_dir) or []
+    if checkpoint is not None:
         progress(f"resuming {out_dir} after epoch {state.epoch} of at most {cfg.max_epochs}")
     else:
-        gamma_rows = alpha_rows(0, state.gammas(), space.ops, space.n_nodes)
         progress(
             f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in "
             f"space {space.name}: λ={cfg.lam} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
@@ -279,6 +299,19 @@ def run_search(
             + ("" if record.phase == "search" else f"  ({record.phase}: α frozen)")
         )
 
+    def record_epoch(record: EpochRecord) -> None:
+        gamma_rows.extend(alpha_rows(record.epoch, state.gammas(), space.ops, space.n_nodes))
+        with _writing(out_dir):
+            # alphas.csv before the checkpoint: killed in between, the resumed search drops
+            # the extra epoch's rows and writes them again, so no epoch goes missing.
+            write_rows(alphas_path, gamma_rows, ALPHA_COLUMNS)
+            save_checkpoint(ckpt, state.state_dict())
+            write_rows(out_dir / METRICS_FILE,
+                       metrics_rows((r.to_dict() for r in state.history), cfg))
+        report(record)
+        for callback in callbacks:
+            callback(record, state)
+
     while not state.finished:
         try:
             record = state.run_epoch()
@@ -286,22 +319,11 @@ def run_search(
             kept = (f"the checkpoint of epoch {state.epoch} is kept in {ckpt}"
                     if state.epoch else "no epoch had finished, so there is no checkpoint")
             raise SearchError(f"{exc}; {kept}") from None
-        if not main:
-            continue  # rank 0 writes; the others go on to the next epoch's collectives
-        gamma_rows += alpha_rows(record.epoch, state.gammas(), space.ops, space.n_nodes)
-        # alphas.csv before the checkpoint: killed in between, the resumed search drops
-        # the extra epoch's rows and writes them again, so no epoch goes missing.
-        write_rows(alphas_path, gamma_rows, ALPHA_COLUMNS)
-        save_checkpoint(ckpt, state.state_dict())
-        write_rows(out_dir / METRICS_FILE,
-                   metrics_rows((r.to_dict() for r in state.history), cfg))
-        report(record)
-        for callback in callbacks:
-            callback(record, state)
+        # rank 0 writes and reports; the others wait for it, and stop if it fails
+        distributed.main_only(functools.partial(record_epoch, record))
     result = state.result()
-    if main:
-        _write_search_results(data, space, cfg, result, out_dir, progress)
-    distributed.barrier()  # the others wait until the run directory is complete
+    distributed.main_only(
+        lambda: _write_search_results(data, space, cfg, result, out_dir, progress))
     return result
 
 
@@ -318,8 +340,10 @@ def _write_search_results(
     out_dir: Path,
     progress: Progress,
 ) -> None:
-    result.genotype.save(out_dir / "genotype.json")
-    write_rows(out_dir / METRICS_FILE, metrics_rows((r.to_dict() for r in result.history), cfg))
+    with _writing(out_dir):
+        result.genotype.save(out_dir / "genotype.json")
+        write_rows(out_dir / METRICS_FILE,
+                   metrics_rows((r.to_dict() for r in result.history), cfg))
     genotype_params = count_weights(DerivedNetwork(result.genotype, cfg.bayes))
     summary = {
         "dataset": data.name,
@@ -333,7 +357,8 @@ def _write_search_results(
         "ops": list(space.ops),
         "processes": distributed.world_size(),
     }
-    _write_json(out_dir / "summary.json", summary)
+    with _writing(out_dir):
+        _write_json(out_dir / "summary.json", summary)
     progress(
         f"search done in {result.search_seconds:.1f}s ({result.epochs_run} epochs, "
         f"{'converged' if result.converged else 'stopped at the epoch limit'}); "
@@ -359,9 +384,8 @@ def run_train(
 ) -> dict[str, Any]:
     """Retrain the run's genotype from scratch, evaluate once on the test part and write
     ``model.pt`` and ``eval.json``; ``callbacks`` get every epoch's record (under torchrun
-    only on rank 0, which alone reads and writes ``run_dir``)."""
-    main = distributed.is_main()
-    if not main:
+    only on rank 0, which alone reads and writes ``run_dir`` and the data)."""
+    if not distributed.is_main():
         progress, callbacks = _silent, ()
 
     def read_run() -> tuple[RunConfig, Genotype]:
@@ -371,11 +395,12 @@ def run_train(
         if prune_snr is not None and not run.train.bayes.variational:
             raise ConfigError("--prune-snr needs variational retraining; drop --deterministic")
         if train is not None:
-            tomlio.write(run_dir / "config.toml", config_tables(run))
+            with _writing(run_dir):
+                tomlio.write(run_dir / "config.toml", config_tables(run))
         return run, Genotype.load(run_dir / "genotype.json")
 
     run, genotype = distributed.on_main(read_run)
-    data = distributed.everywhere(lambda: load(_retraining_data(run)))
+    data = distributed.on_main(lambda: load(_retraining_data(run)))
     cfg = run.train if run.train.lam is not None else replace(run.train, lam=run.search.lam)
     progress(f"retraining the genotype for {cfg.epochs} epochs "
              f"({'variational' if cfg.bayes.variational else 'deterministic'} weights)"
@@ -393,9 +418,16 @@ def run_train(
             f"{record['val_metric']:.4f}  ETA {eta(done, cfg.epochs, time.perf_counter() - start)}"
         )
 
-    result = retrain(genotype, data, cfg, callbacks=[report, *callbacks])
-    if main:
-        _write_history(run_dir / "train_history.csv", result.history)
+    def after_epoch(record: dict[str, float]) -> None:
+        """Called on every rank: rank 0 reports and logs, the others wait for it."""
+
+        def on_rank_0() -> None:
+            for callback in (report, *callbacks):
+                callback(record)
+
+        distributed.main_only(on_rank_0)
+
+    result = retrain(genotype, data, cfg, callbacks=[after_epoch])
     metrics = evaluate(result.model, data)
     metrics["train_seconds"] = round(result.train_seconds, 3)
     # rows the weights were trained on (refitting adds the validation rows)
@@ -411,10 +443,14 @@ def run_train(
             "after": after,
         }
         metrics.update(after)
-    if main:
-        torch.save({"state_dict": result.model.state_dict()}, _model_path(run_dir))
-        _write_json(run_dir / "eval.json", metrics)
-    distributed.barrier()
+
+    def write_results() -> None:
+        with _writing(run_dir):
+            _write_history(run_dir / "train_history.csv", result.history)
+            torch.save({"state_dict": result.model.state_dict()}, _model_path(run_dir))
+            _write_json(run_dir / "eval.json", metrics)
+
+    distributed.main_only(write_results)  # the others wait until the files are complete
     return metrics
 
 
