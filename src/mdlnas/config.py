@@ -185,6 +185,13 @@ class SpaceConfig:
         """Edges of one cell: every node ``j`` takes every earlier node ``i < j``."""
         return self.n_nodes * (self.n_nodes + 1) // 2
 
+    @property
+    def direct_path(self) -> bool:
+        """Whether the networks have a linear path from the input to the output beside
+        the cells, so that the linear model (an empty cell) is one of the architectures:
+        vector spaces do (on tables it is often the model to beat)."""
+        return self.dim == 0
+
 
 @dataclass(frozen=True)
 class SearchConfig:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from mdlnas.config import BayesConfig, SpaceConfig
+from mdlnas.errors import GenotypeError
 from mdlnas.space.genotype import CellGenotype, Edge, Genotype
 from mdlnas.space.network import DerivedCell, DerivedNetwork, count_weights, nonzero_weights
 from mdlnas.space.variational import (
@@ -123,14 +124,32 @@ def _tiny() -> Genotype:
 def test_count_weights_counts_means_once() -> None:
     net = DerivedNetwork(_tiny())
     # stem 3->4 (12 + 4 bias), cell linear 4->4 (16 + 4), non-affine norm (0),
-    # head 4->2 (8 + 2): 46 means. Each also has a rho, which is not counted.
-    assert count_weights(net) == 12 + 4 + 16 + 4 + 8 + 2 == 46
-    assert sum(p.numel() for p in net.parameters()) == 2 * 46
+    # head 4->2 (8 + 2), direct path 3->2 (6 + 2): 54 means. Each also has a rho, which
+    # is not counted.
+    assert count_weights(net) == 12 + 4 + 16 + 4 + 8 + 2 + 6 + 2 == 54
+    assert sum(p.numel() for p in net.parameters()) == 2 * 54
     deterministic = DerivedNetwork(_tiny(), BayesConfig(variational=False))
-    assert count_weights(deterministic) == sum(p.numel() for p in deterministic.parameters()) == 46
+    assert count_weights(deterministic) == sum(p.numel() for p in deterministic.parameters()) == 54
     regression = Genotype(_tiny().space, "regression", (3,), 1, _tiny().normal)
-    # Head 4->1 (4 + 1) and the learned noise scale (1).
-    assert count_weights(DerivedNetwork(regression)) == 12 + 4 + 16 + 4 + 4 + 1 + 1
+    # Head 4->1 (4 + 1), direct path 3->1 (3 + 1) and the learned noise scale (1).
+    assert count_weights(DerivedNetwork(regression)) == 12 + 4 + 16 + 4 + 4 + 1 + 3 + 1 + 1
+
+
+def test_an_empty_cell_is_the_linear_model() -> None:
+    g = Genotype(_tiny().space, "classification", (3,), 2, CellGenotype(1, ()))
+    assert not g.deep and Genotype.from_json(g.to_json()) == g
+    assert "linear model" in g.describe()
+    net = DerivedNetwork(g).eval()
+    assert count_weights(net) == 3 * 2 + 2  # a logistic regression's weights, nothing else
+    assert net.direct is not None
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        w, b = net.direct.weight.mu, net.direct.bias.mu  # type: ignore[union-attr]
+        torch.testing.assert_close(net(x), x @ w.T + b)
+    # a space without a direct path has no linear model: its cells are needed
+    conv = SpaceConfig("c", 1, ("zero", "conv_3"), n_nodes=1, channels=4)
+    with pytest.raises(GenotypeError, match="disconnected"):
+        Genotype(conv, "classification", (2, 8), 2, CellGenotype(1, ()))
 
 
 def test_nonzero_weights_drops_exactly_the_zeroed_weights() -> None:

@@ -9,7 +9,7 @@ from torch import nn
 
 from mdlnas.config import BayesConfig, SpaceConfig
 from mdlnas.errors import ConfigError
-from mdlnas.space.cell import MixedOp, SearchCell, cell_edges
+from mdlnas.space.cell import MixedOp, SearchCell, cell_edges, connection_probability
 from mdlnas.space.frame import channel_plan
 from mdlnas.space.ops import OpContext
 from mdlnas.space.supernet import Supernet
@@ -33,6 +33,40 @@ def _kl_of(module: nn.Module) -> torch.Tensor:
 
 def _by_name(mixed: MixedOp) -> dict[str, nn.Module]:
     return {mixed.op_names[i]: op for i, op in zip(mixed.active, mixed.ops, strict=True)}
+
+
+def _connected_by_enumeration(present: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """P(output reachable from input), summed over all 2^edges subsets of present edges."""
+    edges = cell_edges(n_nodes)
+    total = torch.zeros((), dtype=present.dtype)
+    for subset in range(2 ** len(edges)):
+        on = [(subset >> k) & 1 for k in range(len(edges))]
+        weight = torch.ones((), dtype=present.dtype)
+        for k, bit in enumerate(on):
+            weight = weight * (present[k] if bit else 1 - present[k])
+        reached = {0}
+        for (src, dst), bit in zip(edges, on, strict=True):  # ordered by dst: one sweep
+            if bit and src in reached:
+                reached.add(dst)
+        if n_nodes in reached:
+            total = total + weight
+    return total
+
+
+@pytest.mark.parametrize("n_nodes", [1, 2, 3, 4])
+def test_connection_probability_against_enumeration(n_nodes: int) -> None:
+    n_edges = n_nodes * (n_nodes + 1) // 2
+    present = torch.rand(n_edges, generator=_seeded(n_nodes), dtype=torch.float64)
+    present.requires_grad_(True)
+    got = connection_probability(present, n_nodes)
+    expected = _connected_by_enumeration(present, n_nodes)
+    torch.testing.assert_close(got, expected)
+    (g1,) = torch.autograd.grad(got, present)
+    (g2,) = torch.autograd.grad(expected, present)
+    torch.testing.assert_close(g1, g2)
+    # certain edges: a path 0 -> ... -> output of present edges connects, none does not
+    assert float(connection_probability(torch.zeros(n_edges), n_nodes)) == 0.0
+    assert float(connection_probability(torch.ones(n_edges), n_nodes)) == 1.0
 
 
 def test_cell_edges_order() -> None:
@@ -231,7 +265,13 @@ def test_description_length_is_fixed_kl_plus_gamma_weighted_op_kl(
         if net.alpha_reduce is not None:
             net.alpha_reduce.copy_(torch.randn(net.alpha_reduce.shape, generator=_seeded(12)))
     fixed = _kl_of(net.stem) + _kl_of(net.transitions) + _kl_of(net.head_linear)
-    expected = fixed
+    direct = _kl_of(net.direct) if net.direct is not None else torch.zeros(())
+    # the stem and head are paid for in proportion to the chance that the cell is
+    # connected, in a space with a direct path (mlp); always otherwise
+    deep = (_connected_by_enumeration(1 - torch.softmax(net.alpha_normal, -1)[
+        :, space.ops.index("zero")], space.n_nodes) if space.direct_path else 1.0)
+    assert (net.direct is not None) == space.direct_path == (kind == "mlp")
+    expected = direct + deep * fixed
     for cell, (_, reduction) in zip(net.cells, net.plan, strict=True):
         alpha = net.alpha_reduce if reduction else net.alpha_normal
         assert alpha is not None
@@ -241,11 +281,12 @@ def test_description_length_is_fixed_kl_plus_gamma_weighted_op_kl(
                 expected = expected + gamma[k, space.ops.index(name)] * _kl_of(op)
     dl = net.description_length()
     torch.testing.assert_close(dl, expected)
+    torch.testing.assert_close(net.description_length_by_op(), expected)
     torch.testing.assert_close(net.fixed_kl(), fixed)
     # Every KL term is counted once: all layers of the net = fixed + every op at γ = 1.
     all_ops = sum(cell.expected_kl(torch.ones(space.n_edges, len(space.ops)))  # type: ignore[operator]
                   for cell in net.cells)
-    torch.testing.assert_close(_kl_of(net), fixed + all_ops)
+    torch.testing.assert_close(_kl_of(net), direct + fixed + all_ops)
 
 
 def test_description_length_follows_a_confident_alpha() -> None:
@@ -255,7 +296,7 @@ def test_description_length_follows_a_confident_alpha() -> None:
     with torch.no_grad():
         net.alpha_normal.zero_()
         net.alpha_normal[:, pick] = 50.0  # γ is one-hot up to e^-50
-    expected = net.fixed_kl()
+    expected = net.direct_kl() + net.fixed_kl()
     for cell in net.cells:
         for mixed in cell.mixed_ops():  # type: ignore[operator]
             expected = expected + _kl_of(_by_name(mixed)["linear_bottleneck"])
@@ -263,7 +304,9 @@ def test_description_length_follows_a_confident_alpha() -> None:
     with torch.no_grad():
         net.alpha_normal.zero_()
         net.alpha_normal[:, space.ops.index("zero")] = 50.0
-    torch.testing.assert_close(net.description_length(), net.fixed_kl())
+    # no edge: the linear model of the direct path, which is all there is to describe
+    torch.testing.assert_close(net.description_length(), net.direct_kl())
+    assert float(net.direct_kl().detach()) > 0
 
 
 @pytest.mark.parametrize("kind", sorted(SPACES))
@@ -300,6 +343,12 @@ def test_description_length_per_weight_is_each_ops_kl_over_its_weights(kind: str
                     entry = sums.setdefault("frame", [0.0, 0.0])
                     entry[0] += float(p.kl().detach())
                     entry[1] += p.mu.numel()
+    for layer in variational_layers(net.direct) if net.direct is not None else []:
+        for p in (layer.weight, layer.bias):
+            if p is not None:
+                entry = sums.setdefault("direct", [0.0, 0.0])
+                entry[0] += float(p.kl().detach())
+                entry[1] += p.mu.numel()
     for cell, (_, reduction) in zip(net.cells, net.plan, strict=True):
         for mixed in cell.mixed_ops():  # type: ignore[operator]
             for name, op in _by_name(mixed).items():

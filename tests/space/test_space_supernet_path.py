@@ -34,8 +34,9 @@ def _derived_with_supernet_weights(net: Supernet, genotype: Genotype) -> Derived
         cell = genotype.cells()["reduce" if net.plan[int(layer)][1] else "normal"]
         edge = sorted(cell.edges, key=lambda e: (e.dst, e.src))[int(k)]
         position = cell_edges(cell.n_nodes).index((edge.src, edge.dst))
-        active = [i for i, op in enumerate(SPACE.ops) if op != "zero"]
-        op_slot = active.index(SPACE.ops.index(edge.op))
+        ops = genotype.space.ops
+        active = [i for i, op in enumerate(ops) if op != "zero"]
+        op_slot = active.index(ops.index(edge.op))
         target[key] = source[f"cells.{layer}.mixed.{position}.ops.{op_slot}.{rest}"]
     derived.load_state_dict(target)
     return derived
@@ -54,6 +55,31 @@ def test_path_is_the_derived_network_on_shared_weights(variational: bool) -> Non
     if variational:  # the path charges its ops in full: more than the frame alone
         with torch.no_grad():
             assert float(net.path_description_length(GENOTYPE)) > float(net.fixed_kl())
+
+
+MLP = SpaceConfig("m", 0, ("zero", "identity", "linear"), n_nodes=2, channels=4)
+
+
+@pytest.mark.parametrize("edges", [(Edge(0, 1, "linear"), Edge(1, 2, "identity")), ()],
+                         ids=["cells", "linear-model"])
+def test_path_of_a_space_with_a_direct_path(edges: tuple[Edge, ...]) -> None:
+    torch.manual_seed(0)
+    genotype = Genotype(MLP, "classification", (5,), 3, CellGenotype(2, edges))
+    net = Supernet(MLP, (5,), 3, "classification", BayesConfig(init_sigma=0.1))
+    derived = _derived_with_supernet_weights(net, genotype)
+    net.eval(), derived.eval()
+    x = torch.randn(6, 5)
+    torch.testing.assert_close(net.forward_path(x, genotype), derived(x))
+    torch.testing.assert_close(net.path_description_length(genotype),
+                               derived.description_length())
+    assert net.direct is not None
+    with torch.no_grad():
+        linear = net.direct(x)
+        if not edges:  # the linear model: the direct path alone, which is all it describes
+            torch.testing.assert_close(derived(x), linear)
+            torch.testing.assert_close(net.path_description_length(genotype), net.direct_kl())
+        else:  # the cells add to it
+            assert not torch.allclose(derived(x), linear)
 
 
 def test_ops_off_the_path_get_no_gradient() -> None:

@@ -25,8 +25,14 @@ def test_a_dead_node_is_pruned_and_the_output_kept_connected(
 ) -> None:
     # node 1 has an input but no way to the output: its edge goes
     assert coding.decode((1, 2, 3)).normal.edges == (Edge(0, 2, "identity"),)
-    # nothing reaches the output: the edge 0 -> output with the first op that is not zero
-    assert coding.decode((3, 3, 3)).normal.edges == (Edge(0, 2, "linear"),)
+    # nothing reaches the output: in the mlp space, with its direct path, the linear model
+    linear = coding.decode((3, 3, 3))
+    assert linear.normal.edges == () and not linear.deep
+    assert coding.encode(linear) == (3, 3, 3)
+    # in a space without one, the edge 0 -> output with the first op that is not zero
+    conv = SpaceConfig("c", 1, ("conv_3", "identity", "zero"), n_nodes=2, channels=4)
+    assert ArchitectureCoding(conv, "classification", (1, 8), 2).decode(
+        (2, 2, 2)).normal.edges == (Edge(0, 2, "conv_3"),)
 
 
 def test_reduction_spaces_have_a_second_block_of_decisions() -> None:

@@ -23,6 +23,27 @@ def cell_edges(n_nodes: int) -> list[tuple[int, int]]:
     return [(src, dst) for dst in range(1, n_nodes + 1) for src in range(dst)]
 
 
+def connection_probability(present: Tensor, n_nodes: int) -> Tensor:
+    """Probability that the cell's output node is reachable from its input when each edge
+    (in :func:`cell_edges` order) is present independently with probability ``present[e]``
+    (``1 - γ_zero``: γ read as a distribution over architectures).
+
+    Nodes are visited in order, tracking which of the earlier nodes are fed: node ``j`` is
+    fed unless every edge into it from a fed node is absent. The states are the subsets of
+    nodes, 2^n_nodes of them (8 for the default 3 nodes); differentiable in ``present``."""
+    index = {edge: k for k, edge in enumerate(cell_edges(n_nodes))}
+    states: dict[frozenset[int], Tensor] = {frozenset({0}): present.new_ones(())}
+    for node in range(1, n_nodes + 1):
+        reached: dict[frozenset[int], Tensor] = {}
+        for fed, probability in states.items():
+            missing = torch.stack([1 - present[index[(src, node)]] for src in fed]).prod()
+            for key, p in ((fed | {node}, probability * (1 - missing)),
+                           (fed, probability * missing)):
+                reached[key] = reached[key] + p if key in reached else p
+        states = reached
+    return torch.stack([p for fed, p in states.items() if n_nodes in fed]).sum()
+
+
 class MixedOp(nn.Module):
     """All candidate ops of one edge, mixed by the weights the caller passes in."""
 

@@ -1,8 +1,14 @@
 """What every network of a space shares around its cells: stem, transitions, head.
 
 The supernet and the standalone network built from a genotype differ only in their cells,
-so both derive from :class:`NetworkFrame`. The frame's weights are always present, so
-their KL is charged in full (``fixed_kl``).
+so both derive from :class:`NetworkFrame`. The frame's weights are present whenever the
+cells are, so their KL is charged in full (``fixed_kl``).
+
+Vector spaces (``dim`` 0, tables) also have a *direct path*: a linear layer from the
+features to the output, added to the cells' output. The linear model is then one of the
+space's architectures: the one whose cell is empty (no edge reaches its output), which
+keeps the direct path alone and drops the stem and head (``deep=False``). A search pays
+for the stem and head in proportion to the probability that the cell is connected.
 """
 
 from __future__ import annotations
@@ -46,7 +52,9 @@ class NetworkFrame(nn.Module):
         output_dim: int,
         task: Task,
         bayes: BayesConfig,
+        deep: bool = True,
     ) -> None:
+        """``deep=False``: the direct path alone (a space with one; an empty cell)."""
         super().__init__()
         if len(input_shape) != space.dim + 1:
             kinds = {1: "tabular (features,)", 2: "signals (channels, length)",
@@ -57,36 +65,63 @@ class NetworkFrame(nn.Module):
             )
         self.space, self.input_shape, self.output_dim = space, tuple(input_shape), output_dim
         self.task, self.bayes = task, bayes
-        dim, c0 = space.dim, space.channels
-        if dim == 0:
-            self.stem: nn.Module = VariationalLinear(input_shape[0], c0, bayes)
-        else:
-            conv = VariationalConv(dim, input_shape[0], c0, 3, bayes, padding=1)
-            self.stem = nn.Sequential(conv, _norm(dim, c0))
-        self.plan = channel_plan(space)
-        transitions: list[nn.Module] = []
-        previous = c0
-        for width, _ in self.plan:
-            if width == previous:
-                transitions.append(nn.Identity())
-            else:
-                # Widening happens here, once, so every edge of a cell keeps its width.
-                transitions.append(nn.Sequential(
-                    nn.ReLU(), VariationalConv(dim, previous, width, 1, bayes), _norm(dim, width)
-                ))
-            previous = width
-        self.transitions = nn.ModuleList(transitions)
-        self.head_linear = VariationalLinear(previous, output_dim, bayes)
+        self.direct = (VariationalLinear(input_shape[0], output_dim, bayes)
+                       if space.direct_path else None)
+        if not deep and self.direct is None:
+            raise ConfigError(f"space {space.name!r} has no direct path; a network of it "
+                              "needs its cells")
+        self.deep = deep
+        self.stem: nn.Module = nn.Identity()
+        self.transitions = nn.ModuleList()
+        self.head_linear: VariationalLinear | None = None
+        self.plan: list[tuple[int, bool]] = []
+        if deep:
+            self._build_deep(space, input_shape[0], output_dim, bayes)
         # Regression: Gaussian likelihood with a learned noise scale (a point parameter).
         self.log_noise = nn.Parameter(torch.zeros(())) if task == "regression" else None
 
+    def _build_deep(
+        self, space: SpaceConfig, in_channels: int, output_dim: int, bayes: BayesConfig
+    ) -> None:
+        """Stem, transitions and head: everything around the cells."""
+        dim, c0 = space.dim, space.channels
+        if dim == 0:
+            self.stem = VariationalLinear(in_channels, c0, bayes)
+        else:
+            conv = VariationalConv(dim, in_channels, c0, 3, bayes, padding=1)
+            self.stem = nn.Sequential(conv, _norm(dim, c0))
+        self.plan = channel_plan(space)
+        previous = c0
+        for width, _ in self.plan:
+            if width == previous:
+                self.transitions.append(nn.Identity())
+            else:
+                # Widening happens here, once, so every edge of a cell keeps its width.
+                self.transitions.append(nn.Sequential(
+                    nn.ReLU(), VariationalConv(dim, previous, width, 1, bayes), _norm(dim, width)
+                ))
+            previous = width
+        self.head_linear = VariationalLinear(previous, output_dim, bayes)
+
     def head(self, x: Tensor) -> Tensor:
+        assert self.head_linear is not None, "a network without cells has no head"
         x = torch.relu(x)
         if x.dim() > 2:
             x = x.flatten(2).mean(-1)  # (B, C, *spatial) -> (B, C): global average pool
         out: Tensor = self.head_linear(x)
         return out  # (B, output_dim)
 
+    def with_direct(self, x: Tensor, out: Tensor) -> Tensor:
+        """``out`` plus the direct path's output on the network's input ``x``."""
+        return out if self.direct is None else out + self.direct(x)
+
     def fixed_kl(self) -> Tensor:
-        """KL of the weights every architecture has (stem, transitions, head), nats."""
-        return total_kl(self.stem) + total_kl(self.transitions) + total_kl(self.head_linear)
+        """KL of the weights present whenever the cells are (stem, transitions, head;
+        none without cells), nats; the direct path's is :meth:`direct_kl`."""
+        # a sum, not a stack: an empty part's zero is on the CPU (0-dim tensors mix devices)
+        total = total_kl(self.stem) + total_kl(self.transitions)
+        return total + total_kl(self.head_linear) if self.head_linear is not None else total
+
+    def direct_kl(self) -> Tensor:
+        """KL of the direct path's weights (0 for a space without one), nats."""
+        return total_kl(self.direct if self.direct is not None else nn.Identity())

@@ -117,6 +117,12 @@ class Genotype:
                 f"{p}: {exc}; repair the file or run `mdlnas search` again"
             ) from None
 
+    @property
+    def deep(self) -> bool:
+        """Whether the network has its cells; without (an empty cell, only in a space with
+        a direct path) it is the linear model of the direct path alone."""
+        return bool(self.normal.edges)
+
     def cells(self) -> dict[str, CellGenotype]:
         out = {"normal": self.normal}
         if self.reduce is not None:
@@ -127,6 +133,9 @@ class Genotype:
         """A readable multi-line summary of the cells."""
         lines = [f"space {self.space.name} ({self.space.layers} cells, "
                  f"{self.space.channels} channels)"]
+        if not self.deep:
+            lines.append("  no cells: the linear model (the direct path from input to output)")
+            return "\n".join(lines)
         for kind, c in self.cells().items():
             lines.append(f"  {kind} cell, output node {c.n_nodes}:")
             lines.extend(f"    {e.src} -> {e.dst}: {e.op}" for e in c.edges)
@@ -158,6 +167,8 @@ def validate(g: Genotype) -> None:
         raise GenotypeError(
             "the genotype has a 'reduce' cell but the space has no reduction layers"
         )
+    if not g.normal.edges and g.space.direct_path:
+        return  # the linear model: the direct path alone
     for kind, cell in g.cells().items():
         _validate_cell(kind, cell, g.space)
 
@@ -209,7 +220,9 @@ def _validate_cell(kind: str, cell: CellGenotype, space: SpaceConfig) -> None:
                 f"{kind} cell: node {e.src} feeds node {e.dst} but has no input itself"
             )
     if cell.n_nodes not in fed:
-        raise GenotypeError(f"{kind} cell: the output node {cell.n_nodes} is disconnected")
+        raise GenotypeError(f"{kind} cell: the output node {cell.n_nodes} is disconnected"
+                            + ("; an empty cell is the linear model" if space.direct_path
+                               else ""))
 
 
 # -- parsing ---------------------------------------------------------------------------
@@ -330,7 +343,8 @@ def _int_list(raw: Mapping[str, Any], key: str, where: str = "") -> list[int]:
 
 # -- derivation from α -----------------------------------------------------------------
 def derive_cell(
-    gamma: np.ndarray, ops: Sequence[str], n_nodes: int, rule: DeriveRule = "mdl", top_k: int = 2
+    gamma: np.ndarray, ops: Sequence[str], n_nodes: int, rule: DeriveRule = "mdl", top_k: int = 2,
+    allow_empty: bool = False,
 ) -> CellGenotype:
     """Discretise one cell's mixing weights ``gamma`` (``(n_edges, n_ops)``).
 
@@ -344,8 +358,9 @@ def derive_cell(
     supernet such a node still carried a small signal, which the ops after it (each ending
     in BatchNorm) rescaled and used, so cutting it would drop what the search chose after
     it. Nodes left without inputs, or without a path to the output, are removed; if the
-    output would be disconnected, the strongest non-zero edge into it from a live node is
-    kept.
+    output would be disconnected, the cell is empty when ``allow_empty`` (a space with a
+    direct path: the linear model), else the strongest non-zero edge into it from a live
+    node is kept.
     ``darts``: every node keeps its ``top_k`` incoming edges ranked by their strongest
     non-zero op, each with that op (Liu et al. 2019).
     """
@@ -388,7 +403,7 @@ def derive_cell(
             nonzero_edges[(src, node)] = best_nonzero(gamma[k])[1]
             fed.add(node)
     kept = _prune(nonzero_edges, n_nodes)
-    if not any(d == n_nodes for _, d in kept):
+    if not any(d == n_nodes for _, d in kept) and not allow_empty:
         # Keep the output connected: the strongest non-zero edge from a live node. Live
         # means fed by the unpruned edges: pruning has already dropped every node, since
         # none reaches the output yet.
@@ -435,7 +450,8 @@ def derive_genotype(
 ) -> Genotype:
     """A genotype from the mixing weights of each cell type (``"normal"``, ``"reduce"``)."""
     cells = {
-        kind: derive_cell(gammas[kind], space.ops, space.n_nodes, rule, top_k)
+        kind: derive_cell(gammas[kind], space.ops, space.n_nodes, rule, top_k,
+                          allow_empty=space.direct_path)
         for kind in CELL_TYPES
         if kind in gammas
     }

@@ -39,7 +39,8 @@ class DerivedNetwork(NetworkFrame):
     def __init__(self, genotype: Genotype, bayes: BayesConfig | None = None) -> None:
         bayes = bayes or BayesConfig()
         super().__init__(
-            genotype.space, genotype.input_shape, genotype.output_dim, genotype.task, bayes
+            genotype.space, genotype.input_shape, genotype.output_dim, genotype.task, bayes,
+            deep=genotype.deep,
         )
         self.genotype = genotype
         cells = genotype.cells()
@@ -50,10 +51,14 @@ class DerivedNetwork(NetworkFrame):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.stem(x)
+        if not self.deep:  # the linear model
+            assert self.direct is not None
+            out: Tensor = self.direct(x)
+            return out  # (B, output_dim)
+        h = self.stem(x)
         for transition, cell in zip(self.transitions, self.cells, strict=True):
-            x = cell(transition(x))
-        return self.head(x)  # (B, output_dim)
+            h = cell(transition(h))
+        return self.with_direct(x, self.head(h))  # (B, output_dim)
 
     def description_length(self) -> Tensor:
         """KL of all weights in nats: every weight of a derived network is present."""

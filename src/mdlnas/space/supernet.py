@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from mdlnas.config import BayesConfig, SpaceConfig
 from mdlnas.errors import GenotypeError
-from mdlnas.space.cell import SearchCell, cell_edges
+from mdlnas.space.cell import SearchCell, cell_edges, connection_probability
 from mdlnas.space.description import FusedDescriptionLength, variational_parameters
 from mdlnas.space.frame import NetworkFrame, Task
 from mdlnas.space.genotype import Genotype
@@ -119,40 +119,59 @@ class Supernet(NetworkFrame):
             out["reduce"] = torch.softmax(self.alpha_reduce, dim=-1)
         return out
 
+    def deep_probability(self, gammas: Mapping[str, Tensor] | None = None) -> Tensor:
+        """Probability that the network has its cells (and with them its stem and head):
+        that the cell's output is connected, each edge present with probability
+        ``1 - γ_zero``. 1 in a space without a direct path, whose networks always do."""
+        gammas = gammas if gammas is not None else self.mixing_weights()
+        normal = gammas["normal"]
+        if not self.space.direct_path or "zero" not in self.space.ops:
+            return normal.new_ones(())
+        present = 1 - normal[:, self.space.ops.index("zero")]
+        return connection_probability(present, self.space.n_nodes)
+
     # -- model -------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         gammas = self.mixing_weights()
-        x = self.stem(x)  # (B, C, *spatial) or (B, C)
+        h = self.stem(x)  # (B, C, *spatial) or (B, C)
         for transition, cell, (_, reduction) in zip(
             self.transitions, self.cells, self.plan, strict=True
         ):
-            x = cell(transition(x), gammas["reduce" if reduction else "normal"])
-        return self.head(x)  # (B, output_dim)
+            h = cell(transition(h), gammas["reduce" if reduction else "normal"])
+        return self.with_direct(x, self.head(h))  # (B, output_dim)
 
     def description_length(self) -> Tensor:
         """Expected description length in nats:
-        ``KL(always-present weights) + Σ_e Σ_o γ_e,o · KL_e,o``, computed fused
+        ``KL(direct path) + P(cells) · KL(stem, transitions, head) + Σ_e Σ_o γ_e,o · KL_e,o``
+        (without a direct path, ``P(cells)`` is 1), computed fused
         (:mod:`mdlnas.space.description`; :meth:`description_length_by_op` is the same sum
         written op by op)."""
         gammas = self.mixing_weights()
-        mixing = torch.cat([gammas["reduce" if reduction else "normal"].reshape(-1)
-                            for _, reduction in self.plan])  # (cells * edges * ops,)
-        return self._fused_dl(mixing)
+        parts = [gammas["reduce" if reduction else "normal"].reshape(-1)
+                 for _, reduction in self.plan]  # (cells * edges * ops,)
+        if self.direct is not None:
+            parts.insert(0, self.deep_probability(gammas).reshape(1))
+        return self._fused_dl(torch.cat(parts))
 
     def description_length_by_op(self) -> Tensor:
         gammas = self.mixing_weights()
-        total = self.fixed_kl().to(self.alpha_normal.dtype)
+        total = (self.direct_kl() + self.deep_probability(gammas) * self.fixed_kl()).to(
+            self.alpha_normal.dtype)
         for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
             assert isinstance(cell, SearchCell)
             total = total + cell.expected_kl(gammas["reduce" if reduction else "normal"])
         return total
 
     def _description_plan(self) -> FusedDescriptionLength:
-        """Which weights each mixing weight γ_(cell, edge, op) pays for; group 0 is the
-        frame's (stem, transitions, head), which every architecture has."""
-        groups = [variational_parameters(self.stem) + variational_parameters(self.transitions)
-                  + variational_parameters(self.head_linear)]
-        labels = ["frame"]
+        """Which weights each mixing weight γ_(cell, edge, op) pays for. Group 0 is paid
+        by every architecture: the frame (stem, transitions, head), or in a space with a
+        direct path that path, followed by the frame weighed by :meth:`deep_probability`."""
+        assert self.head_linear is not None  # a supernet always has its cells
+        frame = (variational_parameters(self.stem) + variational_parameters(self.transitions)
+                 + variational_parameters(self.head_linear))
+        groups, labels = [frame], ["frame"]
+        if self.direct is not None:
+            groups, labels = [variational_parameters(self.direct), frame], ["direct", "frame"]
         for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
             assert isinstance(cell, SearchCell)
             for mixed in cell.mixed_ops():
@@ -186,19 +205,26 @@ class Supernet(NetworkFrame):
     def forward_path(self, x: Tensor, genotype: Genotype) -> Tensor:
         """The network of ``genotype`` run on the supernet's shared weights."""
         paths = self.path(genotype)
-        x = self.stem(x)  # (B, C, *spatial) or (B, C)
+        if not genotype.deep:  # the direct path alone
+            assert self.direct is not None  # a genotype without cells has one
+            out: Tensor = self.direct(x)
+            return out
+        h = self.stem(x)  # (B, C, *spatial) or (B, C)
         for transition, cell, (_, reduction) in zip(
             self.transitions, self.cells, self.plan, strict=True
         ):
             assert isinstance(cell, SearchCell)
-            x = cell.forward_path(transition(x), paths["reduce" if reduction else "normal"])
-        return self.head(x)  # (B, output_dim)
+            h = cell.forward_path(transition(h), paths["reduce" if reduction else "normal"])
+        return self.with_direct(x, self.head(h))  # (B, output_dim)
 
     def path_description_length(self, genotype: Genotype) -> Tensor:
         """Description length (nats) of the path's weights: the frame's plus every op the
-        genotype names, each in full (a discrete network has no γ to weigh them by)."""
+        genotype names, each in full (a discrete network has no γ to weigh them by), and
+        the direct path's."""
+        if not genotype.deep:
+            return self.direct_kl()
         paths = self.path(genotype)
-        total = self.fixed_kl()
+        total = self.direct_kl() + self.fixed_kl()
         for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
             assert isinstance(cell, SearchCell)
             for op in cell.path_ops(paths["reduce" if reduction else "normal"]):
