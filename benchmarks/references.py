@@ -155,6 +155,7 @@ class Recipe:
     epochs: int | None = None
     weight_decay: float = 0.0
     select: str = "last"
+    refit: bool = False  # scikit-learn models: fit on training + validation rows
     # mdlnas's retraining recipe: AdamW, one-cycle schedule, training + validation rows
     recipe_of_mdlnas: bool = False
 
@@ -255,12 +256,13 @@ def _flat(x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
-def _sklearn_row(model: Any, data: DataBundle) -> Row:
-    x_train, x_test = _flat(data.train.x), _flat(data.test.x)
+def _sklearn_row(model: Any, data: DataBundle, refit: bool = False) -> Row:
+    fit_on = refit_rows(data) if refit else data.train
+    x_train, x_test = _flat(fit_on.x), _flat(data.test.x)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(x_train, data.train.y)
+        model.fit(x_train, fit_on.y)
     seconds = time.perf_counter() - start
     row: Row = {"params": sklearn_params(model), "train_seconds": round(seconds, 3)}
     iterations = np.max(np.atleast_1d(getattr(model, "n_iter_", 0)))
@@ -293,6 +295,7 @@ class Options:
     epochs: int | None = None  # LeNet-5 epochs
     steps: int | None = None  # MNIST-1D steps
     select: str = "last"
+    refit: bool = False  # scikit-learn models: fit on training + validation rows
 
 
 def _mnist1d(build: Callable[[DataBundle], nn.Module]) -> Callable[[DataBundle, int, Options], Row]:
@@ -337,7 +340,7 @@ def _sklearn(kind: str) -> Callable[[DataBundle, int, Options], Row]:
             "linear-regression": LinearRegression,
             "mlp-regressor": lambda: MLPRegressor(**mlp),
         }
-        return _sklearn_row(models[kind](), data)
+        return _sklearn_row(models[kind](), data, opts.refit)
 
     return run
 
@@ -434,9 +437,15 @@ def main(argv: list[str] | None = None) -> int:
         default="last",
         help="torch models: keep the final weights or those of the best validation epoch",
     )
+    p.add_argument(
+        "--refit", action="store_true",
+        help="scikit-learn models: fit on the training and validation rows, as mdlnas "
+        "retrains the chosen network (torch models: see their recipe)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     args = p.parse_args(argv)
-    opts = Options(device=args.device, epochs=args.epochs, steps=args.steps, select=args.select)
+    opts = Options(device=args.device, epochs=args.epochs, steps=args.steps, select=args.select,
+                   refit=args.refit)
     row = run_reference(
         args.model, args.data, args.seed, opts, n_train=args.n_train, data_dir=args.data_dir
     )
