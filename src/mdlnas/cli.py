@@ -18,6 +18,7 @@ from mdlnas.cli_options import given_options
 from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
 from mdlnas.config_file import DEFAULT_DATA
 from mdlnas.data import DataConfig, dataset_names
+from mdlnas.data.config import IMPUTE_OPTIONS
 from mdlnas.distributed import main_only, on_main
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.memory import keep_freed_memory
@@ -198,9 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--data",
         default=DEFAULT_DATA,
-        help=f"a dataset ({', '.join(dataset_names())}) or a .csv / .npz file",
+        help=f"a dataset ({', '.join(dataset_names())}) or a .csv / .tsv / .txt / .npz file",
     )
-    s.add_argument("--target", help="target column of a CSV file")
+    s.add_argument("--target", help="target column of a CSV file (a file without a header "
+                   "row, as the UCR archive's: its first column unless a position is given)")
+    s.add_argument(
+        "--signal", type=int, nargs="?", const=1, metavar="CHANNELS",
+        help="read the feature columns as time series of CHANNELS channels (default 1), the "
+        "columns holding one channel after another, for the conv1d space (--space conv1d "
+        "implies --signal 1)",
+    )
+    s.add_argument("--impute", choices=IMPUTE_OPTIONS,
+                   help="fill missing feature values with the column's mean or median over "
+                   "the training part (unset: missing values are an error)")
     s.add_argument("--data-dir", help="directory holding dataset files (fashion-mnist)")
     s.add_argument("--n-train", type=int, help="use only this many training rows (quick runs)")
     s.add_argument(
@@ -565,7 +576,8 @@ def _add_serving_parsers(sub: Any) -> None:
         "classification, one column p_<class> of probabilities per class.",
     )
     pr.add_argument("run_dir", type=Path, help="a run directory with a trained model")
-    pr.add_argument("file", type=Path, help="rows to predict: a .csv or .npz file")
+    pr.add_argument("file", type=Path,
+                    help="rows to predict: a .csv / .tsv / .txt table or an .npz file")
     pr.add_argument("--out", type=Path, metavar="PRED.csv", required=True,
                     help="CSV file to write")
     _add_common(pr)
@@ -606,6 +618,13 @@ def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
         return _search_and_retrain(args, saved, args.resume, resume=True)
     file_tables = on_main(lambda: load_config_file(args.config)) if args.config else None
     run = search_run_config(args, args.given, file_tables)
+    space = run.space.name if run.space is not None else run.space_name
+    if run.data.signal is None and space == "conv1d":
+        # Flat features (a table) would not fit the space; data with channels is unaffected.
+        run = replace(run, data=replace(run.data, signal=1))
+        if not args.quiet and Path(run.data.name).suffix:  # a file, maybe a table
+            print("mdlnas: note: the conv1d space reads flat feature columns as one-channel "
+                  "series (as --signal 1 does)", file=sys.stderr)
     stamp = on_main(lambda: time.strftime("%Y%m%d-%H%M%S"))  # one name for all ranks
     out = args.out or Path("runs") / f"{Path(run.data.name).stem}-{stamp}"
     return _search_and_retrain(args, run, out, resume=False)

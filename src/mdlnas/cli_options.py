@@ -23,6 +23,8 @@ Key = tuple[str, ...]  # a path into the config tables, e.g. ("search", "bayes",
 SEARCH_OPTION_KEYS: dict[str, tuple[Key, ...]] = {
     "data": (("data", "name"),),
     "target": (("data", "target"),),
+    "signal": (("data", "signal"),),
+    "impute": (("data", "impute"),),
     "data_dir": (("data", "data_dir"),),
     "n_train": (("data", "n_train"),),
     "space": (("space", "name"),),

@@ -8,6 +8,12 @@ bilevel search of :mod:`mdlnas.search.darts`) and retrains the found genotype fr
 length)`` in ``conv1d`` and ``(n, channels, height, width)`` in ``conv2d``, unless
 ``space=`` names another.
 
+Time series held as ``(n, length)`` (sktime's and tslearn's flat layout) are signals with
+``signal=1``, or with ``space="conv1d"``; ``signal=C`` reads ``(n, C * length)`` as ``C``
+channels, one after another. A pandas DataFrame with text columns has them one-hot
+encoded, and ``impute="mean"`` / ``"median"`` fills missing values; both are fitted on the
+training part, as ``mdlnas search`` does with a table (:mod:`mdlnas.data.encoding`).
+
 Constructor arguments are named like the options of ``mdlnas search`` (``--train-epochs``
 is ``train_epochs``, ``--seed`` is ``random_state``). As scikit-learn requires, they are
 only stored by ``__init__`` and checked by ``fit``.
@@ -30,7 +36,12 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.utils import check_random_state
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import (
+        check_consistent_length,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
 except ImportError:  # validate_data arrived in scikit-learn 1.6
     raise MdlnasError(
         "the mdlnas estimators need scikit-learn 1.6 or newer: pip install 'scikit-learn>=1.6' "
@@ -49,6 +60,9 @@ from mdlnas.config import (
     TrainConfig,
 )
 from mdlnas.data import DataBundle, Scaling, Split, Task
+from mdlnas.data.assemble import as_signals
+from mdlnas.data.config import IMPUTE_OPTIONS, ImputeOption
+from mdlnas.data.encoding import FeatureEncoding
 from mdlnas.data.scaling import fit_scaling
 from mdlnas.data.split import plan_sizes, split_indices
 from mdlnas.data.targets import check_finite_features, check_magnitude
@@ -109,6 +123,8 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         train_weight_decay: float = 1e-2,
         train_refit: bool = True,
         val_fraction: float = 0.2,
+        signal: int | None = None,
+        impute: ImputeOption | None = None,
         random_state: int | np.random.RandomState | None = None,
         device: str = "auto",
         verbose: bool = False,
@@ -147,6 +163,8 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         self.train_weight_decay = train_weight_decay
         self.train_refit = train_refit
         self.val_fraction = val_fraction
+        self.signal = signal
+        self.impute = impute
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -206,23 +224,48 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         return space
 
     # -- fitting -------------------------------------------------------------------------
-    def _checked_fit_input(
-        self, x: Any, y: Any, *, y_numeric: bool
-    ) -> tuple[NDArray[np.float64], NDArray[Any]]:
+    def _checked_fit_input(self, x: Any, y: Any, *, y_numeric: bool) -> tuple[Any, NDArray[Any]]:
         """``x`` and ``y`` checked and converted the scikit-learn way (this records
-        ``n_features_in_``)."""
-        features, target = validate_data(
-            self, x, y, allow_nd=True, dtype=np.float64, y_numeric=y_numeric
-        )
-        _check_axes(features)
-        return features, target
+        ``n_features_in_``); a table to encode (see :meth:`_encodes`) stays a DataFrame."""
+        if self.impute is not None and self.impute not in IMPUTE_OPTIONS:
+            raise ConfigError(
+                f"impute must be one of {', '.join(IMPUTE_OPTIONS)} or None; got {self.impute!r}"
+            )
+        if not self._encodes(x):
+            features, target = validate_data(
+                self, x, y, allow_nd=True, dtype=np.float64, y_numeric=y_numeric
+            )
+            _check_axes(features)
+            return features, target
+        frame = _as_frame(x)
+        target = column_or_1d(y, warn=True)
+        check_consistent_length(frame, target)
+        if y_numeric:
+            target = np.asarray(target, dtype=np.float64)
+        self.n_features_in_ = frame.shape[1]
+        if _is_frame(x):
+            self.feature_names_in_ = np.asarray([str(c) for c in x.columns], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return frame, target
+
+    def _encodes(self, x: Any) -> bool:
+        """Whether ``x`` goes through a fitted feature encoding: a DataFrame with a
+        column that is no number, or a table whose gaps are to be imputed."""
+        if _is_frame(x):
+            numeric = all(dtype.kind in "biuf" for dtype in x.dtypes)
+            return not numeric or self.impute is not None
+        return self.impute is not None and np.ndim(x) == 2
 
     def _checked_predict_input(self, x: Any) -> NDArray[np.float64]:
-        """``x`` checked like the ``X`` given to ``fit``: same sample shape."""
-        features: NDArray[np.float64] = validate_data(
-            self, x, reset=False, allow_nd=True, dtype=np.float64
-        )
-        _check_axes(features)
+        """``x`` checked like the ``X`` given to ``fit``: same columns, same sample shape."""
+        if self.encoding_ is not None:
+            frame = _as_frame(x, self.encoding_.names)
+            features = self.encoding_.transform(frame, source="X", unknown="error")
+        else:
+            features = validate_data(self, x, reset=False, allow_nd=True, dtype=np.float64)
+            _check_axes(features)
+        features = as_signals(features, self.signal_, "X")
         if tuple(features.shape[1:]) != self.input_shape_:
             raise DataError(
                 f"X has samples of shape {tuple(features.shape[1:])}, but "
@@ -230,13 +273,11 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
             )
         return features
 
-    def _bundle(
-        self, x: NDArray[np.float64], y: NDArray[Any], n_classes: int, seed: int
-    ) -> tuple[DataBundle, Scaling]:
-        """The in-memory dataset one ``fit`` searches and retrains on: a stratified train /
-        validation split of ``x`` (no test part: scoring is the caller's, e.g. by
-        cross-validation), scaled on the training part only; and that scaling."""
-        n = len(x)
+    def _split(
+        self, n: int, y: NDArray[Any], seed: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Training and validation rows of one ``fit``: a stratified split (no test part:
+        scoring is the caller's, e.g. by cross-validation)."""
         if n < MIN_SAMPLES:
             raise DataError(
                 f"{type(self).__name__} needs at least {MIN_SAMPLES} samples (two to fit the "
@@ -246,15 +287,36 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
             raise ConfigError(
                 f"val_fraction must lie strictly between 0 and 1, got {self.val_fraction!r}"
             )
-        # float32 is what networks compute in; refuse values it cannot hold.
-        check_finite_features(x, source="X")
         classes = y if self._task == "classification" else None
-        if classes is None:
-            check_magnitude(y, source="y", what="regression targets")
         sizes = plan_sizes(n, val_fraction=self.val_fraction, test_fraction=None, n_train=None)
         train_ix, val_ix, _ = split_indices(classes, sizes, np.random.default_rng(seed), n)
+        return train_ix, val_ix
+
+    def _features(self, x: Any, train_ix: NDArray[np.int64]) -> NDArray[np.float64]:
+        """``x`` as numbers shaped for the network: encoded (a table), then as signals."""
+        self.encoding_: FeatureEncoding | None = None
+        features: NDArray[np.float64] = x
+        if _is_frame(x):
+            self.encoding_ = FeatureEncoding.fit(x, train_ix, source="X", impute=self.impute,
+                                                 numeric_only=self.signal is not None)
+            # the validation rows' unseen categories are zeros, as a deployed model sees them
+            features = self.encoding_.transform(x, source="X", unknown="ignore")
+        wants_signal = self.space == "conv1d" and features.ndim == 2
+        self.signal_: int | None = self.signal or (1 if wants_signal else None)
+        return as_signals(features, self.signal_, "X")
+
+    def _bundle(
+        self, x: NDArray[np.float64], y: NDArray[Any], n_classes: int,
+        train_ix: NDArray[np.int64], val_ix: NDArray[np.int64],
+    ) -> tuple[DataBundle, Scaling]:
+        """The in-memory dataset one ``fit`` searches and retrains on, scaled on the
+        training part only; and that scaling."""
+        # float32 is what networks compute in; refuse values it cannot hold.
+        check_finite_features(x, source="X")
+        targets = y.astype(np.float64) if self._task == "regression" else None
+        if targets is not None:
+            check_magnitude(y, source="y", what="regression targets")
         x32 = x.astype(np.float32)
-        targets = y.astype(np.float64) if classes is None else None
         scaling = fit_scaling(x32[train_ix], None if targets is None else targets[train_ix])
 
         def part(rows: NDArray[np.int64]) -> Split:
@@ -274,11 +336,13 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         )
         return bundle, scaling
 
-    def _fit_encoded(self, x: NDArray[np.float64], y: NDArray[Any], n_classes: int) -> None:
+    def _fit_encoded(self, x: Any, y: NDArray[Any], n_classes: int) -> None:
         seed = self._seed()
         resolve_device(self.device)  # a bad device fails before any work
         search_config, train_config = self._search_config(seed), self._train_config(seed)
-        bundle, scaling = self._bundle(x, y, n_classes, seed)
+        train_ix, val_ix = self._split(len(x), y, seed)
+        features = self._features(x, train_ix)
+        bundle, scaling = self._bundle(features, y, n_classes, train_ix, val_ix)
         space = self._space_config(bundle.modality)
         result = search(bundle, space, search_config, callbacks=[self._report_search])
         trained = retrain(result.genotype, bundle, train_config, callbacks=[self._report_train])
@@ -289,7 +353,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         self.model_: DerivedNetwork = trained.model
         self.scaling_: Scaling = scaling
         self.history_: list[dict[str, float]] = trained.history
-        self.input_shape_: tuple[int, ...] = tuple(int(d) for d in x.shape[1:])
+        self.input_shape_: tuple[int, ...] = tuple(int(d) for d in features.shape[1:])
 
     def _report_search(self, record: EpochRecord, _: object) -> None:
         if self.verbose:
@@ -307,11 +371,40 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         mdlnas, plus ``PATH.json`` describing it; see :mod:`mdlnas.export`."""
         check_is_fitted(self, "model_")
         names = [str(label) for label in getattr(self, "classes_", ())]
-        return export_network(self.model_, self.scaling_, Path(path), format, names)
+        return export_network(self.model_, self.scaling_, Path(path), format, names,
+                              self.encoding_)
 
     def _predictions(self, x: Any) -> Predictions:
         check_is_fitted(self, "model_")
         return predict_rows(self.model_, self.scaling_, self._checked_predict_input(x))
+
+
+def _is_frame(x: Any) -> bool:
+    # pandas is not imported for arrays: a DataFrame exists only once it has been.
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(x, pandas.DataFrame)
+
+
+def _as_frame(x: Any, names: Sequence[str] | None = None) -> Any:
+    """``x`` as a DataFrame: as it is, or a 2-D array's columns named ``names`` (those the
+    encoding was fitted on) or by position."""
+    if _is_frame(x):
+        return x
+    import pandas as pd
+
+    array = np.asarray(x, dtype=object)
+    if array.ndim != 2:
+        raise DataError(
+            f"X must be a DataFrame or a 2-D array (n, features) for a feature encoding "
+            f"(text columns or impute=); got shape {array.shape}"
+        )
+    if names is not None and array.shape[1] != len(names):
+        raise DataError(
+            f"X has {array.shape[1]} columns, but the estimator was fitted on {len(names)} "
+            f"({', '.join(names)})"
+        )
+    columns = list(names) if names is not None else [str(i) for i in range(array.shape[1])]
+    return pd.DataFrame(array, columns=columns)
 
 
 def _check_axes(x: NDArray[np.float64]) -> None:

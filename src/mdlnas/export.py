@@ -14,7 +14,10 @@ for regression. The batch size is free.
   is named ``x``, the output ``probabilities`` or ``prediction``.
 
 Beside the file, ``FILE.json`` records what the graph expects and returns: the input
-shape, the class labels in output order, the task and the genotype.
+shape, the class labels in output order, the task and the genotype, and for a model
+trained on a table its feature encoding (``features``: the columns in order, each one's
+categories, one-hot, and filled value; see :mod:`mdlnas.data.encoding`), which the graph
+does not apply: give it rows as :func:`mdlnas.predict.read_features` returns them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from mdlnas.data import Scaling
+from mdlnas.data.encoding import FeatureEncoding
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.predict import load_predictor
 from mdlnas.space.network import DerivedNetwork
@@ -95,9 +99,10 @@ def export_network(
     out: Path,
     fmt: str,
     class_names: Sequence[str] = (),
+    encoding: FeatureEncoding | None = None,
 ) -> dict[str, Any]:
     """Export ``network`` with its ``scaling`` to ``out`` in format ``fmt`` and write the
-    metadata beside it; returns the metadata."""
+    metadata beside it (with the feature ``encoding`` of a table); returns the metadata."""
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     export_format: ExportFormat = "torch" if fmt == "torch" else "onnx"
@@ -107,7 +112,7 @@ def export_network(
     serving.requires_grad_(False)
     example = torch.zeros(_EXAMPLE_BATCH, *serving.input_shape)
     batch = torch.export.Dim("batch")
-    metadata = _metadata(serving, network, export_format, out, class_names)
+    metadata = _metadata(serving, network, export_format, out, class_names, encoding)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if export_format == "torch":
@@ -177,6 +182,7 @@ def _metadata(
     fmt: ExportFormat,
     out: Path,
     class_names: Sequence[str],
+    encoding: FeatureEncoding | None,
 ) -> dict[str, Any]:
     loading = {
         "torch": "torch.export.load(path).module()(x)",
@@ -193,7 +199,10 @@ def _metadata(
             "name": INPUT_NAME,
             "shape": ["batch", *serving.input_shape],
             "dtype": "float32",
-            "note": "raw features as in the training data; the graph scales them itself",
+            "note": "raw features as in the training data; the graph scales them itself"
+            if encoding is None else "a table's rows encoded as 'features' says (categories "
+            "one-hot, gaps filled; mdlnas.predict.read_features does it); the graph scales "
+            "them itself",
         },
         "output": {
             "name": serving.output_name,
@@ -202,6 +211,7 @@ def _metadata(
             "classes": list(class_names),
         },
         "genotype": network.genotype.to_dict(),
+        **({} if encoding is None else {"features": encoding.to_dict()}),
     }
 
 
@@ -213,7 +223,8 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None) -> dict[str, An
     predictor = load_predictor(run_dir, device="cpu")
     target = out or default_path(run_dir, "torch" if fmt == "torch" else "onnx")
     metadata = export_network(
-        predictor.model, predictor.scaling, target, fmt, predictor.class_names
+        predictor.model, predictor.scaling, target, fmt, predictor.class_names,
+        predictor.encoding,
     )
     return {"export": str(target), "metadata": str(metadata_path(target)), "format": fmt,
             "task": metadata["task"]}

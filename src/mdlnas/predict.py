@@ -3,7 +3,8 @@
 Two callers share :func:`network_outputs` and :class:`Predictions`: the scikit-learn
 estimators (which keep their scaling in memory) and ``mdlnas predict`` (which re-derives a
 run directory's scaling from the run's training data, exactly as retraining did, and reads
-the rows to predict from a CSV or NPZ file).
+the rows to predict from a table or NPZ file, encoding a table's columns as the run's
+``encoding.json`` says).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,11 +22,17 @@ from numpy.typing import NDArray
 from torch.func import functional_call
 
 from mdlnas.data import DataBundle, Scaling, load
-from mdlnas.data.sources.files import MISSING_MARKERS, existing_file
+from mdlnas.data.encoding import ENCODING_FILE, Column, FeatureEncoding
+from mdlnas.data.sources.files import existing_file
 from mdlnas.data.sources.npz_file import FEATURES_KEY
+from mdlnas.data.sources.table_file import SUFFIXES as TABLE_SUFFIXES
+from mdlnas.data.sources.table_file import Table, read_table
 from mdlnas.data.targets import check_finite_features
 from mdlnas.errors import DataError
 from mdlnas.space.network import DerivedNetwork
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FloatArray = NDArray[np.float64]
 
@@ -97,13 +104,14 @@ def predict_rows(model: DerivedNetwork, scaling: Scaling | None, x: NDArray[Any]
 # -- a run directory ------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunPredictor:
-    """A run's trained network with the scaling and labels it was trained with."""
+    """A run's trained network with the scaling, labels and feature encoding it was
+    trained with."""
 
     model: DerivedNetwork
     scaling: Scaling | None
     class_names: tuple[str, ...]
     target: str | None  # the target column / array name of the training file, if any
-    feature_names: tuple[str, ...] | None  # the training CSV's feature columns, if any
+    encoding: FeatureEncoding | None  # how a training table's columns became features
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -115,7 +123,8 @@ def load_predictor(run_dir: Path, device: str = "auto") -> RunPredictor:
 
     The scaling is not stored in the run directory; it is fitted again on the training
     rows the retraining used (the run's ``[data]`` and ``[train] n_train``), which the
-    deterministic, seeded split reproduces exactly.
+    deterministic, seeded split reproduces exactly. A table's feature encoding is stored
+    (``encoding.json``); fitting it again must give the same, or the data has changed.
     """
     # Imported here: the estimators use this module too and need no run directories.
     from mdlnas.workflow import _retraining_data, load_model, load_run_config
@@ -132,12 +141,22 @@ def load_predictor(run_dir: Path, device: str = "auto") -> RunPredictor:
             "at the same place"
         ) from None
     _check_same_model(run_dir, model, bundle)
+    encoding = bundle.encoding
+    stored = run_dir / ENCODING_FILE
+    if stored.is_file():
+        encoding = FeatureEncoding.load(stored)
+        if encoding != bundle.encoding:
+            raise DataError(
+                f"the training data {data_config.name!r} of {run_dir} no longer gives the "
+                f"feature encoding saved in {stored} (columns, categories or filled values "
+                "differ); was the data file changed after training? Search again"
+            )
     return RunPredictor(
         model=model,
         scaling=bundle.scaling,
         class_names=bundle.class_names,
         target=data_config.target,
-        feature_names=_training_feature_names(data_config.name, data_config.target),
+        encoding=encoding,
     )
 
 
@@ -152,96 +171,48 @@ def _check_same_model(run_dir: Path, model: DerivedNetwork, bundle: DataBundle) 
         )
 
 
-def _training_feature_names(name: str, target: str | None) -> tuple[str, ...] | None:
-    """The feature columns of a training CSV, so prediction files can be matched by name."""
-    if Path(name).suffix.lower() != ".csv":
-        return None
-    header = _read_csv(existing_file(name))[0][1]
-    return tuple(column for column in header if column != target)
-
-
 # -- files of rows to predict ---------------------------------------------------------
-Row = tuple[int, list[str]]  # (line number, cells)
+def read_table_features(file: Path, predictor: RunPredictor) -> FloatArray:
+    """The rows of a table file encoded as the run's training table was: ``(n, width)``."""
+    table = read_table(file)
+    source = f"table {file}"
+    encoding = predictor.encoding
+    if encoding is None:  # trained on arrays: every column but the target is a number
+        names = [str(name) for name in table.frame.columns if name != predictor.target]
+        encoding = FeatureEncoding(tuple(Column(name) for name in names))
+        return encoding.transform(table.frame, source=source)
+    frame = _columns_by_position(table, encoding, file) if (
+        encoding.headerless or table.headerless) else _columns_by_name(table, encoding, file)
+    return encoding.transform(frame, source=source, unknown="error")
 
 
-def _read_csv(file: Path) -> list[Row]:
-    try:
-        # utf-8-sig: drop the byte-order mark Excel writes (it would glue onto a name).
-        with file.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, [c.strip() for c in row])
-                    for row in reader if any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"cannot read CSV file {file}: {exc}") from None
-    if not rows:
-        raise DataError(f"CSV file {file} is empty; it needs a header row and data rows")
-    return rows
-
-
-def _feature_columns(file: Path, header: list[str], predictor: RunPredictor) -> list[int]:
-    """Indices of the feature columns of a prediction CSV, in the order training used."""
-    if len(set(header)) != len(header) or "" in header:
-        raise DataError(f"CSV file {file}: column names must be non-empty and unique")
-    given = [name for name in header if name != predictor.target]  # the target is ignored
-    if predictor.feature_names is None:
-        expected = predictor.input_shape[0] if len(predictor.input_shape) == 1 else None
-        if expected is None:
-            raise DataError(
-                f"CSV file {file}: the model takes samples of shape {predictor.input_shape}, "
-                "which a table cannot hold; give an .npz file with X of shape "
-                f"(n, {', '.join(map(str, predictor.input_shape))})"
-            )
-        if len(given) != expected:
-            raise DataError(
-                f"CSV file {file} has {len(given)} feature column(s), but the model was "
-                f"trained on {expected}; give one column per feature in the training order "
-                "(and no ID or other extra columns)"
-            )
-        return [header.index(name) for name in given]
-    missing = [name for name in predictor.feature_names if name not in header]
-    extra = [name for name in given if name not in predictor.feature_names]
-    if missing or extra:
-        problems = []
-        if missing:
-            problems.append(f"lacks the training column(s) {', '.join(missing)}")
-        if extra:
-            problems.append(f"has column(s) the model was not trained on: {', '.join(extra)}")
+def _columns_by_name(table: Table, encoding: FeatureEncoding, file: Path) -> pd.DataFrame:
+    given = [str(name) for name in table.frame.columns if name != encoding.target]
+    extra = [name for name in given if name not in encoding.names]
+    if extra:
         raise DataError(
-            f"CSV file {file} {' and '.join(problems)}; give the training file's feature "
-            f"columns ({', '.join(predictor.feature_names)}) by name, in any order"
+            f"table {file} has column(s) the model was not trained on: {', '.join(extra)}; "
+            f"give the training file's feature columns ({', '.join(encoding.names)}) by "
+            "name, in any order"
         )
-    return [header.index(name) for name in predictor.feature_names]
+    return table.frame
 
 
-def _parse_cell(file: Path, column: str, line: int, text: str) -> float:
-    if text.lower() in MISSING_MARKERS:
+def _columns_by_position(table: Table, encoding: FeatureEncoding, file: Path) -> pd.DataFrame:
+    """A file or a model without column names: columns are matched by their position,
+    the training target's position skipped when the file still holds it."""
+    frame = table.frame
+    width, wanted = frame.shape[1], len(encoding.names)
+    if width == wanted + 1 and encoding.target is not None and encoding.headerless:
+        frame = frame.drop(columns=[frame.columns[int(encoding.target)]])
+    elif width != wanted:
+        label = (f" (or {wanted + 1} with the label in column {encoding.target}, as in the "
+                 "training file)" if encoding.headerless else "")
         raise DataError(
-            f"CSV file {file}: column {column!r} is missing a value at line {line}; "
-            "fill or drop such rows"
+            f"table {file} has {width} columns, but the model was trained on {wanted} "
+            f"feature columns{label}; give rows like the training file's"
         )
-    try:
-        return float(text)
-    except ValueError:
-        raise DataError(
-            f"CSV file {file}: column {column!r} holds the non-numeric value {text!r} at line "
-            f"{line}; feature columns must be numeric"
-        ) from None
-
-
-def read_csv_features(file: Path, predictor: RunPredictor) -> FloatArray:
-    rows = _read_csv(file)
-    (_, header), body = rows[0], rows[1:]
-    if not body:
-        raise DataError(f"CSV file {file} has a header but no rows to predict")
-    columns = _feature_columns(file, header, predictor)
-    features = []
-    for line, cells in body:
-        if len(cells) != len(header):
-            raise DataError(
-                f"CSV file {file}: line {line} has {len(cells)} fields, the header {len(header)}"
-            )
-        features.append([_parse_cell(file, header[j], line, cells[j]) for j in columns])
-    return np.array(features, dtype=np.float64)
+    return frame.set_axis(list(encoding.names), axis=1)
 
 
 def read_npz_features(file: Path) -> NDArray[Any]:
@@ -266,23 +237,35 @@ def read_npz_features(file: Path) -> NDArray[Any]:
 
 
 def read_features(path: Path, predictor: RunPredictor) -> NDArray[Any]:
-    """Rows to predict from a CSV or NPZ file, checked against the model's input shape."""
+    """Rows to predict from a table or NPZ file, encoded and shaped as the model's
+    training data was: what the run's network, or its export, takes."""
     file = existing_file(str(path))
     suffix = file.suffix.lower()
-    if suffix == ".csv":
-        x: NDArray[Any] = read_csv_features(file, predictor)
+    if suffix in TABLE_SUFFIXES:
+        x: NDArray[Any] = read_table_features(file, predictor)
     elif suffix == ".npz":
         x = read_npz_features(file)
     else:
-        raise DataError(f"cannot predict from {file}: give a .csv or .npz file")
+        raise DataError(
+            f"cannot predict from {file}: give a {', '.join(TABLE_SUFFIXES)} or .npz file"
+        )
     if len(x) == 0:
         raise DataError(f"{file} holds no rows to predict")
-    if tuple(x.shape[1:]) != predictor.input_shape:
-        if x.ndim == 2 and len(predictor.input_shape) == 1:
-            found, wanted = f"{x.shape[1]} features per row", f"{predictor.input_shape[0]}"
+    shape = predictor.input_shape
+    if x.ndim == 2 and len(shape) == 2:  # a signal model: columns are time steps
+        if x.shape[1] != shape[0] * shape[1]:
+            raise DataError(
+                f"{file} has {x.shape[1]} feature values per row, but the model was trained "
+                f"on signals of {shape[0]} channel(s) × {shape[1]} steps ({shape[0] * shape[1]} "
+                "values per row); give series of the training length"
+            )
+        x = x.reshape(len(x), *shape)
+    if tuple(x.shape[1:]) != shape:
+        if x.ndim == 2 and len(shape) == 1:
+            found, wanted = f"{x.shape[1]} features per row", f"{shape[0]}"
         else:
             found = f"samples of shape {tuple(x.shape[1:])}"
-            wanted = f"samples of shape {predictor.input_shape}"
+            wanted = f"samples of shape {shape}"
         raise DataError(
             f"{file} has {found}, but the model was trained on {wanted}; give rows shaped "
             "like the training data's"

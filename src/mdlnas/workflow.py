@@ -2,7 +2,8 @@
 
 The CLI and the scikit-learn estimators call these functions; they only build configs.
 A run directory holds ``config.toml`` (everything needed to repeat or continue the run),
-``genotype.json``, ``summary.json``, ``metrics.csv`` and ``alphas.csv`` (per epoch, see
+``genotype.json``, ``encoding.json`` (for a table: how its columns became features, see
+:mod:`mdlnas.data.encoding`), ``summary.json``, ``metrics.csv`` and ``alphas.csv`` (per epoch, see
 :mod:`mdlnas.report.run_files`), ``checkpoints/`` and, after retraining, ``model.pt``,
 ``eval.json`` and ``train_history.csv``; ``plots/`` is drawn by :mod:`mdlnas.report`.
 
@@ -30,6 +31,7 @@ import torch
 from mdlnas import distributed, tomlio
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataBundle, DataConfig, load
+from mdlnas.data.encoding import ENCODING_FILE
 from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError, MdlnasError, SearchError
 from mdlnas.report.progress import eta
@@ -342,6 +344,8 @@ def _write_search_results(
 ) -> None:
     with _writing(out_dir):
         result.genotype.save(out_dir / "genotype.json")
+        if data.encoding is not None:  # how predict and export turn a table into features
+            data.encoding.save(out_dir / ENCODING_FILE)
         write_rows(out_dir / METRICS_FILE,
                    metrics_rows((r.to_dict() for r in result.history), cfg))
     genotype_params = count_weights(DerivedNetwork(result.genotype, cfg.bayes))

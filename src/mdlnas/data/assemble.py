@@ -7,6 +7,7 @@ one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +18,9 @@ from mdlnas.data.scaling import fit_scaling
 from mdlnas.data.split import Index, PartSizes, plan_sizes, split_indices
 from mdlnas.data.targets import Targets, check_finite_features
 from mdlnas.errors import DataError
+
+if TYPE_CHECKING:
+    from mdlnas.data.encoding import FeatureEncoding
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,16 @@ def build_bundle(
     targets: Targets,
     *,
     test: FixedTest | None = None,
+    encoding: FeatureEncoding | None = None,
 ) -> DataBundle:
     """Split ``x`` / ``targets`` (and keep ``test`` if given), scale, and bundle them.
 
     ``x`` has shape ``(n, *input_shape)``; ``input_shape`` has 1 (tabular), 2 (signal) or
-    3 (image) axes.
+    3 (image) axes. With ``config.signal``, flat ``x`` becomes signals first.
     """
+    x = as_signals(x, config.signal, name)
+    if test is not None:
+        test = FixedTest(as_signals(test.x, config.signal, f"{name} (test part)"), test.targets)
     if x.ndim not in (2, 3, 4):
         raise DataError(
             f"{name}: features must have shape (n, features), (n, channels, length) or "
@@ -86,7 +94,37 @@ def build_bundle(
         n_classes=targets.n_classes,
         scaling=scaling,
         class_names=targets.class_names,
+        encoding=encoding,
     )
+
+
+def as_signals(x: NDArray[Any], channels: int | None, name: str) -> NDArray[Any]:
+    """Flat features ``(n, channels * length)`` as signals ``(n, channels, length)``, the
+    columns holding one channel after another; other shapes, or ``channels=None``, as
+    they are."""
+    if channels is None or x.ndim != 2:
+        return x
+    width = x.shape[1]
+    if width % channels:
+        raise DataError(
+            f"{name}: {width} feature columns cannot be {channels} channels of equal length; "
+            f"give a channel count that divides {width}, the columns holding one channel "
+            "after another"
+        )
+    return x.reshape(len(x), channels, width // channels)
+
+
+def encoding_rows(config: DataConfig, name: str, targets: Targets) -> Index:
+    """The rows a table's feature encoding is fitted on: the whole training part, as if
+    ``n_train`` were unset. ``n_train`` only shortens that part from its front and never
+    reaches the validation or test rows, so one encoding serves a search on a subset
+    and a retraining on every row, and nothing is learnt from held-out rows."""
+    n = len(targets.y)
+    classes = targets.y.astype(np.int64) if targets.task == "classification" else None
+    sizes = plan_sizes(n, val_fraction=config.val_fraction,
+                       test_fraction=config.test_fraction, n_train=None)
+    train_ix, _, _ = split_indices(classes, sizes, np.random.default_rng(config.seed), n)
+    return train_ix
 
 
 def _scaled_split(

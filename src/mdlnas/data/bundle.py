@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from mdlnas.errors import DataError
+
+if TYPE_CHECKING:
+    from mdlnas.data.encoding import FeatureEncoding
 
 Task = Literal["classification", "regression"]
 
@@ -70,6 +73,7 @@ class DataBundle:
     seen by a search. ``input_shape`` is the shape of one sample without the batch axis:
     ``(features,)`` for tabular data, ``(channels, length)`` for signals and
     ``(channels, height, width)`` for images. ``n_classes`` is 0 for regression.
+    ``encoding`` says how a table's columns became the features (tables only).
     """
 
     name: str
@@ -81,6 +85,7 @@ class DataBundle:
     n_classes: int
     scaling: Scaling | None = None
     class_names: tuple[str, ...] = field(default=())
+    encoding: FeatureEncoding | None = None
 
     @property
     def modality(self) -> Literal["tabular", "signal", "image"]:

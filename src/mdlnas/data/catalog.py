@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mdlnas.data.bundle import DataBundle
-from mdlnas.data.config import DataConfig, TaskOption
-from mdlnas.data.sources import csv_file, fashion_mnist, mnist1d, npz_file, sklearn_sets
+from mdlnas.data.config import DataConfig, ImputeOption, TaskOption
+from mdlnas.data.sources import fashion_mnist, mnist1d, npz_file, sklearn_sets, table_file
 from mdlnas.errors import DataError, RegistryError
 from mdlnas.registry import Registry
 
@@ -31,7 +31,8 @@ DATASETS.register("diabetes")(sklearn_sets.load_diabetes)
 DATASETS.register("mnist1d")(mnist1d.load_mnist1d)
 DATASETS.register("fashion-mnist")(fashion_mnist.load_fashion_mnist)
 
-FILE_FORMATS.register(".csv")(csv_file.load_csv)
+for _suffix in table_file.SUFFIXES:
+    FILE_FORMATS.register(_suffix)(table_file.load_table)
 FILE_FORMATS.register(".npz")(npz_file.load_npz)
 
 
@@ -50,7 +51,7 @@ def resolve_loader(name_or_path: str) -> Loader:
     if suffix or os.sep in name_or_path or Path(name_or_path).exists():
         raise DataError(
             f"cannot load {name_or_path!r}: data files must end in "
-            f"{' or '.join(FILE_FORMATS.names())}"
+            f"{', '.join(FILE_FORMATS.names())}"
         )
     raise RegistryError(
         f"unknown dataset {name_or_path!r}; valid names: {', '.join(dataset_names())} "
@@ -68,6 +69,8 @@ def load_data(
     data_dir: str | os.PathLike[str] | None = None,
     n_train: int | None = None,
     task: TaskOption = "auto",
+    signal: int | None = None,
+    impute: ImputeOption | None = None,
 ) -> DataBundle:
     """Load a built-in dataset or a user file, split and scaled (see :class:`DataConfig`).
 
@@ -84,6 +87,8 @@ def load_data(
         data_dir=None if data_dir is None else os.fspath(data_dir),
         n_train=n_train,
         task=task,
+        signal=signal,
+        impute=impute,
     )
     return load(config)
 

@@ -10,13 +10,16 @@ from mdlnas.errors import ConfigError
 
 TaskOption = Literal["auto", "classification", "regression"]
 _TASK_OPTIONS = ("auto", "classification", "regression")
+ImputeOption = Literal["mean", "median"]
+IMPUTE_OPTIONS: tuple[ImputeOption, ...] = ("mean", "median")
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """What to load and how to split it.
 
-    ``name`` is a registered dataset name or a path to a ``.csv`` / ``.npz`` file.
+    ``name`` is a registered dataset name or a path to a table (``.csv``, ``.tsv``,
+    ``.txt``) or an ``.npz`` file.
     ``val_fraction`` and ``test_fraction`` are fractions of the whole sample (defaults give
     60/20/20). Datasets that come with their own test part (``mnist1d``, ``fashion-mnist``)
     keep it, ignore ``test_fraction`` and take ``val_fraction`` of their train part.
@@ -25,6 +28,13 @@ class DataConfig:
     validation part shrinks in proportion, the test part is never cut so scores stay
     comparable. ``target`` names the target column of a CSV file (or the target array of
     an NPZ file, default ``y``). ``task`` overrides the inferred task of a user file.
+
+    ``signal`` reads flat features ``(n, features)`` as signals ``(n, signal, length)``:
+    the feature columns, in file order, hold the channels one after another (all steps of
+    the first channel, then of the second, ...). Data that already has channels (an NPZ
+    ``X`` of 3 or 4 axes, ``mnist1d``) is left as it is. ``impute`` fills missing values
+    of a table's feature columns with the column's mean or median over the training part;
+    unset, a missing value is an error.
     """
 
     name: str
@@ -35,6 +45,8 @@ class DataConfig:
     data_dir: str | None = None
     n_train: int | None = None
     task: TaskOption = "auto"
+    signal: int | None = None
+    impute: ImputeOption | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -61,6 +73,16 @@ class DataConfig:
             )
         if self.task not in _TASK_OPTIONS:
             raise ConfigError(f"task must be one of {', '.join(_TASK_OPTIONS)}; got {self.task!r}")
+        if self.signal is not None and (
+            isinstance(self.signal, bool) or not isinstance(self.signal, int) or self.signal < 1
+        ):
+            raise ConfigError(
+                f"signal must be a number of channels (1 or more) or None, got {self.signal!r}"
+            )
+        if self.impute is not None and self.impute not in IMPUTE_OPTIONS:
+            raise ConfigError(
+                f"impute must be one of {', '.join(IMPUTE_OPTIONS)} or None; got {self.impute!r}"
+            )
 
 
 def _check_fraction(label: str, value: object) -> None:

@@ -6,9 +6,6 @@ from pathlib import Path
 
 from mdlnas.errors import DataError
 
-# Cell texts that mean "no value" in CSV files written by common tools (pandas, R, Excel).
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
-
 
 def existing_file(path: str) -> Path:
     """``path`` as a Path, or a DataError saying why it cannot be read."""
