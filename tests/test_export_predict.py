@@ -144,13 +144,13 @@ def test_predict_errors_say_what_to_do(
 ) -> None:
     out = tmp_path / "pred.csv"
     short = _write_csv(tmp_path / "short.csv", FEATURES[:3], [[1, 2, 3]])
-    with pytest.raises(DataError, match=r"lacks the training column.*petal_width"):
+    with pytest.raises(DataError, match=r"lacks the feature column\(s\) petal_width"):
         predict_file(iris_run, short, out)
     extra = _write_csv(tmp_path / "extra.csv", [*FEATURES, "id"], [[1, 2, 3, 4, 5]])
     with pytest.raises(DataError, match="not trained on: id"):
         predict_file(iris_run, extra, out)
     text = _write_csv(tmp_path / "text.csv", FEATURES, [[1, "big", 3, 4]])
-    with pytest.raises(DataError, match="non-numeric value 'big' at line 2"):
+    with pytest.raises(DataError, match="non-numeric value 'big' at data row 1"):
         predict_file(iris_run, text, out)
     np.savez(tmp_path / "wide.npz", X=np.zeros((2, 5)))
     with pytest.raises(DataError, match="5 features per row, but the model was trained on 4"):
@@ -158,8 +158,11 @@ def test_predict_errors_say_what_to_do(
     np.savez(tmp_path / "no_x.npz", rows=np.zeros((2, 4)))
     with pytest.raises(DataError, match=r"np.savez\(path, X=...\)"):
         predict_file(iris_run, tmp_path / "no_x.npz", out)
-    (tmp_path / "rows.txt").write_text("1,2,3,4\n")
-    with pytest.raises(DataError, match=r"\.csv or \.npz"):
+    (tmp_path / "rows.xlsx").write_text("1,2,3,4\n")
+    with pytest.raises(DataError, match=r"\.csv, \.tsv, \.txt or \.npz"):
+        predict_file(iris_run, tmp_path / "rows.xlsx", out)
+    (tmp_path / "rows.txt").write_text("1,2,3\n")  # no header: matched by position
+    with pytest.raises(DataError, match="has 3 columns, but the model was trained on 4"):
         predict_file(iris_run, tmp_path / "rows.txt", out)
     untrained = tmp_path / "untrained"
     shutil.copytree(iris_run, untrained)

@@ -53,8 +53,9 @@ OPTION_HELP: dict[str, str] = {
     # -- data
     "data": "What to learn from and how it is split (once, reproducibly from the seed).",
     "data.name": "a built-in dataset (see `mdlnas list`) or a .csv / .npz file [--data]",
-    "data.target": "the target column of a CSV file (required there), or the target array "
-    "of an NPZ file (unset: y) [--target]",
+    "data.target": "the target column of a CSV file (required there unless it has no header "
+    "row, whose first column is then the target), or the target array of an NPZ file "
+    "(unset: y) [--target]",
     "data.seed": "seed of the split and of any subsampling [--seed sets data, search and "
     "train seeds at once]",
     "data.val_fraction": "fraction of the rows for validation (the architecture's data)",
@@ -66,6 +67,11 @@ OPTION_HELP: dict[str, str] = {
     "test part is never cut) [--n-train]",
     "data.task": '"auto", "classification" or "regression": the task of a user file '
     "(auto: inferred from the target)",
+    "data.signal": "read flat feature columns as time series of this many channels, the "
+    "columns holding one channel after another (unset: as they are; the conv1d space sets "
+    "1) [--signal]",
+    "data.impute": '"mean" or "median": fill missing feature values of a table with the '
+    "column's value over the training part (unset: missing values are an error) [--impute]",
     # -- space
     "space": "The search space: a preset by name, with some of its settings changed, or "
     "a space spelled out completely (with dim and reduction_layers; run directories save "

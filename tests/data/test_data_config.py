@@ -64,7 +64,7 @@ def test_unknown_name_lists_valid_names() -> None:
 def test_unsupported_suffix(tmp_path: Path) -> None:
     path = tmp_path / "table.xlsx"
     path.write_text("x")
-    with pytest.raises(DataError, match=r"must end in \.csv or \.npz"):
+    with pytest.raises(DataError, match=r"must end in \.csv, \.npz, \.tsv, \.txt"):
         load_data(path)
 
 

@@ -98,27 +98,34 @@ def test_integer_targets_with_few_values_are_classes(tmp_path: Path) -> None:
     assert load_data(path, target="y", task="regression").task == "regression"
 
 
+def _rows(n: int = 20) -> str:
+    """``n`` well-formed data rows of the columns a, b, y."""
+    return "".join(f"{i},{i * 2},{i % 2}\n" for i in range(n))
+
+
 @pytest.mark.parametrize(
     ("content", "target", "message"),
     [
         ("", "y", "is empty"),
         ("\n\n", "y", "is empty"),
         ("a,y\n", "y", "no data rows"),
-        ("1,2\n3,4\n", "y", "header row"),
+        ("1,2\n3,4\n", "y", r"no column 'y'; columns: 0, 1 \(it has no header row"),
         ("a,b,y\n1,2,0\n", None, r"name the target column .*columns: a, b, y"),
         ("a,b,y\n1,2,0\n", "label", r"no column 'label'; columns: a, b, y"),
         ("y\n1\n2\n", "y", "no feature columns"),
         ("a,a,y\n1,2,0\n", "y", "unique"),
-        ("a,y\n1,0\n2,1,5\n", "y", "line 3 has 3 fields"),
-        (
-            "size,colour,y\n1,red,0\n2,blue,1\n",
-            "y",
-            r"column 'colour' holds the non-numeric value 'red' at line 2",
-        ),
-        ("a,y\n1,0\n,1\n", "y", r"column 'a' is missing a value at line 3"),
-        ("a,y\n1,0\nNA,1\n", "y", r"column 'a' is missing a value at line 3"),
-        ("a,y\n1,0\ninf,1\n", "y", r"column 'a' holds 'inf' at line 3"),
-        ("a,y\n1,0\n2,\n", "y", r"target 'y' is missing at line 3"),
+        ("a,y\n1,0\n2,1,5\n", "y", "Expected 2 fields in line 3, saw 3"),
+        ("a,b,y\n" + _rows().replace("3,6,1", "3,six,1"), "y",
+         r"column 'b' holds the non-numeric value 'six' at data row 4; a numeric column"),
+        ("a,b,y\n" + _rows().replace("1,2,1", ",2,1"), "y",
+         r"column 'a' is missing a value at data row 2 \(1 missing in all\).*--impute"),
+        ("a,b,y\n" + _rows().replace("1,2,1", "NA,2,1"), "y",
+         r"column 'a' is missing a value at data row 2"),
+        ("a,b,y\n" + _rows().replace("1,2,1", "?,2,1"), "y",
+         r"column 'a' is missing a value at data row 2"),
+        ("a,b,y\n" + _rows().replace("1,2,1", "inf,2,1"), "y",
+         r"column 'a' holds 'inf' at data row 2; values must be finite"),
+        ("a,b,y\n" + _rows().replace("1,2,1", "1,2,"), "y", r"target has a missing.* \(first at row 1\)"),
     ],
 )
 def test_csv_errors(tmp_path: Path, content: str, target: str | None, message: str) -> None:
@@ -146,11 +153,12 @@ def test_csv_too_few_rows(tmp_path: Path) -> None:
         load_data(path, target="y")
 
 
-def test_csv_not_utf8(tmp_path: Path) -> None:
+def test_csv_in_a_windows_code_page_is_read_in_it(tmp_path: Path) -> None:
+    # Excel's "CSV (comma delimited)" on Windows writes the machine's code page, not UTF-8.
     path = tmp_path / "latin.csv"
-    path.write_bytes("a,y\n1,caf\xe9\n".encode("latin-1"))
-    with pytest.raises(DataError, match="cannot read CSV"):
-        load_data(path, target="y")
+    rows = "".join(f"{i},{'café' if i % 2 else 'thé'}\n" for i in range(20))
+    path.write_bytes(("a,drink\n" + rows).encode("cp1252"))
+    assert load_data(path, target="drink").class_names == ("café", "thé")
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".npz"])

@@ -3,8 +3,9 @@
 One reader serves ``search``, ``train`` and ``predict``, so a file that trains also
 predicts. What it tells from the file itself:
 
-* the text encoding: UTF-8 (with or without the byte-order mark Excel writes), else what
-  charset-normalizer finds (UTF-16 from Excel's "Unicode text", Windows code pages);
+* the text encoding: UTF-8 (with or without the byte-order mark Excel writes), UTF-16 or
+  UTF-32 as charset-normalizer finds them (Excel's "Unicode text"), else Windows-1252
+  (Excel's Western "CSV"; Latin-1 where a byte is not Windows-1252);
 * the delimiter: comma, semicolon, tab or ``|`` (csv.Sniffer, restricted to those), or
   runs of spaces; semicolon files may write numbers with a decimal comma (``1,5``);
 * the header: a first row of numbers only means there is none, as in the UCR time-series
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,10 +102,16 @@ def _encoding(file: Path, head: bytes) -> str:
     from charset_normalizer import from_bytes
 
     guess = from_bytes(head).best()
-    if guess is None:
-        raise DataError(f"cannot read {file}: it is not text in any encoding we can tell "
-                        "(save it as UTF-8 CSV)")
-    return str(guess.encoding)
+    if guess is not None and guess.encoding.startswith(("utf_16", "utf_32")):
+        return str(guess.encoding)
+    # Telling one 8-bit code page from another is a guess that short files get wrong
+    # (café in Windows-1252 was taken for Mac Latin-2); Windows-1252 is what Excel writes
+    # on Western machines, and Latin-1 reads any byte.
+    try:
+        head.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
 
 
 def _delimiter(lines: list[str]) -> str:
@@ -133,12 +141,18 @@ def _read_frame(
 
     try:
         # Positional names: pandas would rename duplicates and could take a surplus first
-        # field as the index (index_col=False stops that; such rows are errors instead).
-        frame: pd.DataFrame = pd.read_csv(
-            file, sep=delimiter, encoding=encoding, header=None if headerless else 0,
-            names=list(range(width)), index_col=False, na_values=_EXTRA_MISSING,
-            skip_blank_lines=True, encoding_errors="strict",
-        )
+        # field as the index. index_col=False stops that, but drops the surplus of the
+        # first rows with a mere warning: an error here, as for any later row.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame: pd.DataFrame = pd.read_csv(
+                file, sep=delimiter, encoding=encoding, header=None if headerless else 0,
+                names=list(range(width)), index_col=False, na_values=_EXTRA_MISSING,
+                skip_blank_lines=True, encoding_errors="strict",
+            )
+    except pd.errors.ParserWarning:
+        raise DataError(f"cannot read {file}: a row has more fields than the header's "
+                        f"{width}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{file} has a header but no data rows") from None
     except pd.errors.ParserError as exc:
