@@ -127,8 +127,8 @@ def test_wrong_inputs_are_mdlnas_errors_that_say_what_to_do(
         MDLNASClassifier(**{**FAST, "train_lr": -1.0}).fit(x, names)
     with pytest.raises(ConfigError, match="val_fraction"):
         MDLNASClassifier(**FAST, val_fraction=1.5).fit(x, names)
-    with pytest.raises(ConfigError, match="expects"):  # an MLP space cannot take signals
-        MDLNASClassifier(**FAST, space="conv1d").fit(x, names)
+    with pytest.raises(ConfigError, match="expects"):  # a conv2d space cannot take tables
+        MDLNASClassifier(**FAST, space="conv2d").fit(x, names)
     with pytest.raises(NotFittedError):
         MDLNASClassifier().predict(x)
     assert issubclass(DataError, MdlnasError)
@@ -147,6 +147,50 @@ def test_signals_and_images_get_convolutional_spaces() -> None:
     image_model = MDLNASRegressor(**FAST, layers=1, random_state=0).fit(images, y * 2.0)
     assert image_model.space_.name == "conv2d"
     assert image_model.predict(images).shape == (40,)
+
+
+def test_flat_series_are_signals_with_signal_or_the_conv1d_space() -> None:
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1], 20)
+    series = rng.normal(size=(40, 24)) + y[:, None]  # (n, length): sktime's flat layout
+    model = MDLNASClassifier(**FAST, space="conv1d", layers=1, random_state=0).fit(series, y)
+    assert model.input_shape_ == (1, 24) and model.signal_ == 1
+    assert model.n_features_in_ == 24 and model.predict(series).shape == (40,)
+    # signal=C: the columns hold C channels one after another
+    two = MDLNASClassifier(**FAST, signal=2, layers=1, random_state=0).fit(series, y)
+    assert two.space_.name == "conv1d" and two.input_shape_ == (2, 12)
+    scaled = two.scaling_.transform_x(series.reshape(40, 2, 12).astype(np.float32))
+    with torch.no_grad():
+        logits = two.model_.eval()(torch.as_tensor(scaled)).double()
+    np.testing.assert_allclose(two.predict_proba(series),
+                               torch.softmax(logits, dim=1).numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="24 features"):
+        model.predict(series[:, :20])
+
+
+def test_dataframes_with_categories_and_gaps() -> None:
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    colour = np.array(["blue", "green", "red"])[rng.integers(0, 3, 60)]
+    size = rng.normal(size=60)
+    size[[3, 30]] = np.nan
+    frame = pd.DataFrame({"colour": colour, "size": size})
+    y = (colour == "red").astype(int)
+    with pytest.raises(DataError, match="column 'size' is missing a value at data row 4"):
+        MDLNASClassifier(**FAST).fit(frame, y)
+    model = MDLNASClassifier(**FAST, impute="mean", random_state=0).fit(frame, y)
+    assert model.encoding_.output_names == ("colour=blue", "colour=green", "colour=red", "size")
+    assert model.n_features_in_ == 2 and list(model.feature_names_in_) == ["colour", "size"]
+    # the gaps get the training part's mean, computed here from the split's rules
+    sizes = plan_sizes(60, val_fraction=0.2, test_fraction=None, n_train=None)
+    train_rows = split_indices(y.astype(np.int64), sizes, np.random.default_rng(0), 60)[0]
+    known = size[train_rows][~np.isnan(size[train_rows])]
+    assert model.encoding_.columns[1].fill == pytest.approx(known.mean())
+    # columns by name, in any order; an unseen category is named
+    swapped = frame[["size", "colour"]]
+    np.testing.assert_array_equal(model.predict(swapped), model.predict(frame))
+    with pytest.raises(DataError, match="never had: purple"):
+        model.predict(pd.DataFrame({"colour": ["purple"], "size": [0.0]}))
 
 
 def test_regressor_predicts_in_the_targets_units() -> None:

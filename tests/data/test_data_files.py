@@ -125,7 +125,8 @@ def _rows(n: int = 20) -> str:
          r"column 'a' is missing a value at data row 2"),
         ("a,b,y\n" + _rows().replace("1,2,1", "inf,2,1"), "y",
          r"column 'a' holds 'inf' at data row 2; values must be finite"),
-        ("a,b,y\n" + _rows().replace("1,2,1", "1,2,"), "y", r"target has a missing.* \(first at row 1\)"),
+        ("a,b,y\n" + _rows().replace("1,2,1", "1,2,"), "y",
+         r"target has a missing.* \(first at row 1\)"),
     ],
 )
 def test_csv_errors(tmp_path: Path, content: str, target: str | None, message: str) -> None:

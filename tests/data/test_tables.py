@@ -73,7 +73,7 @@ def test_semicolons_utf16_decimal_commas_categories_and_imputed_gaps(tmp_path: P
 
 
 def test_categories_come_from_the_training_rows_only(tmp_path: Path) -> None:
-    lines, colour, _, label = _excel_table()
+    _, colour, _, label = _excel_table()
     train = set(_training_rows(label, seed=0).tolist())
     held_out = next(i for i in range(len(colour)) if i not in train)
     colour[held_out] = "purple"  # a category only a held-out row has
