@@ -121,6 +121,7 @@ class FeatureEncoding:
         """
         if impute is not None and impute not in IMPUTE_OPTIONS:
             raise DataError(f"impute must be one of {', '.join(IMPUTE_OPTIONS)}; got {impute!r}")
+        features = _named(features)
         columns = []
         for name in features.columns:
             cells = _read_cells(features[name], decimal_comma)
@@ -150,6 +151,7 @@ class FeatureEncoding:
         """``features`` (columns by this encoding's names, any others ignored) as an array
         ``(n, width)``. ``unknown="ignore"`` encodes categories the training rows lacked
         as zeros (the dataset's own held-out rows); ``"error"`` refuses them."""
+        features = _named(features)
         missing = [name for name in self.names if name not in features.columns]
         if missing:
             raise DataError(
@@ -260,6 +262,14 @@ class FeatureEncoding:
         if not isinstance(data, dict):
             raise DataError(f"{path} is not a feature encoding written by mdlnas")
         return cls.from_dict(data, str(path))
+
+
+def _named(features: pd.DataFrame) -> pd.DataFrame:
+    """``features`` with its column labels as text, as the encoding (and JSON) keeps them:
+    a DataFrame made from an array is labelled 0, 1, ..."""
+    if all(isinstance(name, str) for name in features.columns):
+        return features
+    return features.set_axis([str(name) for name in features.columns], axis=1)
 
 
 # -- cells ---------------------------------------------------------------------------------
