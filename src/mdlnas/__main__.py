@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from mdlnas.cli import run
 
-from mdlnas.cli import main
-
-sys.exit(main())
+run()

@@ -19,7 +19,7 @@ from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
 from mdlnas.config_file import DEFAULT_DATA
 from mdlnas.data import DataConfig, dataset_names
 from mdlnas.data.config import IMPUTE_OPTIONS
-from mdlnas.distributed import main_only, on_main
+from mdlnas.distributed import launched, main_only, on_main
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.memory import keep_freed_memory
 from mdlnas.space.ops import OPS
@@ -883,6 +883,20 @@ COMMANDS = {
     "predict": _cmd_predict,
     "bench": _cmd_bench,
 }
+
+
+def run() -> None:
+    """The program's entry point (``mdlnas``, ``python -m mdlnas``): :func:`main`, then exit."""
+    code = main()
+    if launched():
+        # Under torchrun, gloo's threads sometimes abort the interpreter's shutdown
+        # ("terminate called without an active exception", about one run in 50 here) after
+        # the process group was destroyed and every file was written, turning a finished
+        # job's exit status into a failure. The work is done: leave without the shutdown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
