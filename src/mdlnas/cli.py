@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--derive",
         choices=("mdl", "darts"),
         default=search_defaults.derive,
-        help="mdl: argmax per edge, zero may win; darts: top-2 non-zero edges per node",
+        help="mdl: an edge goes when γ_zero ≥ ½, else keeps its best non-zero op (an empty "
+        "mlp cell is the linear model); darts: top-2 non-zero edges per node",
     )
     s.add_argument(
         "--deterministic",
