@@ -19,11 +19,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 import mdlnas
 from mdlnas.cli import main
@@ -40,16 +38,8 @@ NLL_TOLERANCE = 0.01  # test NLL (nats) of 2 processes against 1 (docs/DISTRIBUT
 WORKER_TRACEBACK = "]: Traceback"
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """The one-process reference runs in this process, as the nodes run: one thread (on
-    a busy machine two threads of tiny tensors were 15 times slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+# The one-process reference runs in this process on one thread, as the nodes run.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _free_port() -> int:

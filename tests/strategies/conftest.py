@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-import torch
 
 from mdlnas.config import SpaceConfig
 from mdlnas.data.bundle import DataBundle, Split
@@ -16,14 +15,8 @@ MLP_OPS = ("linear", "linear_bottleneck", "identity", "zero")
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: extra intra-op threads only add contention on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def _one_torch_thread(one_torch_thread: None) -> None:
+    """Every strategy test runs on one thread (tests/conftest.py says why)."""
 
 
 def blobs(n: int = 120, seed: int = 0) -> DataBundle:
