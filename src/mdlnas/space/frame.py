@@ -111,6 +111,12 @@ class NetworkFrame(nn.Module):
         out: Tensor = self.head_linear(x)
         return out  # (B, output_dim)
 
+    def linear_model(self, x: Tensor) -> Tensor:
+        """The direct path alone: the network of an empty cell, ``(B, output_dim)``."""
+        assert self.direct is not None, "only a space with a direct path has a linear model"
+        out: Tensor = self.direct(x)
+        return out
+
     def with_direct(self, x: Tensor, out: Tensor) -> Tensor:
         """``out`` plus the direct path's output on the network's input ``x``."""
         return out if self.direct is None else out + self.direct(x)

@@ -167,7 +167,7 @@ def validate(g: Genotype) -> None:
         raise GenotypeError(
             "the genotype has a 'reduce' cell but the space has no reduction layers"
         )
-    if not g.normal.edges and g.space.direct_path:
+    if not g.deep and g.space.direct_path:
         return  # the linear model: the direct path alone
     for kind, cell in g.cells().items():
         _validate_cell(kind, cell, g.space)

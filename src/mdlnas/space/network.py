@@ -51,10 +51,8 @@ class DerivedNetwork(NetworkFrame):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.deep:  # the linear model
-            assert self.direct is not None
-            out: Tensor = self.direct(x)
-            return out  # (B, output_dim)
+        if not self.deep:
+            return self.linear_model(x)
         h = self.stem(x)
         for transition, cell in zip(self.transitions, self.cells, strict=True):
             h = cell(transition(h))

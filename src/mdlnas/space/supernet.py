@@ -205,10 +205,8 @@ class Supernet(NetworkFrame):
     def forward_path(self, x: Tensor, genotype: Genotype) -> Tensor:
         """The network of ``genotype`` run on the supernet's shared weights."""
         paths = self.path(genotype)
-        if not genotype.deep:  # the direct path alone
-            assert self.direct is not None  # a genotype without cells has one
-            out: Tensor = self.direct(x)
-            return out
+        if not genotype.deep:
+            return self.linear_model(x)
         h = self.stem(x)  # (B, C, *spatial) or (B, C)
         for transition, cell, (_, reduction) in zip(
             self.transitions, self.cells, self.plan, strict=True
