@@ -1,4 +1,5 @@
-"""The seed's sin/cos experiment (DESIGN §2), run with its default settings.
+"""The seed's sin/cos experiment (docs/METHOD.md, "The seed's experiment"), run with its
+default settings.
 
 The default run takes about a second of descent, so the acceptance checks run it as is:
 every ξ must recover α and w within 10 %, and ξ must visibly change the path. The
