@@ -1,4 +1,4 @@
-"""The seed's experiment (DESIGN §2): descent trajectories of the ξ-bilevel method on
+"""The seed's experiment (docs/METHOD.md): descent trajectories of the ξ-bilevel method on
 ``y = α0 sin(w0 x) + α1 cos(w1 x) + N(0, 0.1²)``, ``x ~ U[0, 1]``.
 
 ``w = (w0, w1)`` are the model's weights and ``α = (α0, α1)`` its architecture parameters:

@@ -1,4 +1,4 @@
-"""The objectives of the bilevel problem (DESIGN §1).
+"""The objectives of the bilevel problem (docs/METHOD.md).
 
     F_train = E_Q[NLL(D_train)] / m      + λ · DL(β, α) / m
     F_val   = E_Q[NLL(D_val)]   / |D_val| + λ · DL(β, α) / m
