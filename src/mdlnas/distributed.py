@@ -9,8 +9,9 @@ state that one process would hold, up to BatchNorm and rounding (docs/RELIABILIT
 Scaling (the objective of docs/METHOD.md). One process minimises ``mean_B NLL + λ·DL/m``
 on a batch ``B``. Rank ``r`` with ``b_r`` of the ``|B|`` rows minimises
 ``(N·b_r/|B|)·mean_r NLL + λ·DL/m``; the average of these over the ``N`` ranks is exactly
-the one-process objective, so averaged gradients are the one-process gradient. The description length is *not* multiplied by
-``N``: each rank carries all of it and the average keeps one copy.
+the one-process objective, so averaged gradients are the one-process gradient. The
+description length is *not* multiplied by ``N``: each rank carries all of it and the
+average keeps one copy.
 
 Files. The ranks may run on machines that share no file system, so every file that a
 command running under torchrun reads or writes (the run directory, a config file, the
