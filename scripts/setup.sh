@@ -12,8 +12,10 @@
 # PEP 668, and pip refuses to install into it, hence the virtual environment.)
 #
 # PyTorch: on a machine without an NVIDIA GPU a plain `torch` requirement would pull a
-# CUDA build of several GB, so the CPU build is installed first (pinned to the release
-# this project is tested with; override with MDLNAS_TORCH="torch==X.Y.Z"). Where torch is
+# CUDA build of several GB from PyPI, so the CPU build is installed first (pinned to the
+# release this project is tested with; override with MDLNAS_TORCH="torch==X.Y.Z"): from a
+# wheel pip already has at hand (find-links), else from PyTorch's CPU index, and only where
+# neither has it from PyPI (a CUDA build, which runs on the CPU too). Where torch is
 # already installed it is left alone, and with a GPU pip picks its usual (CUDA) build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,13 +77,33 @@ fi
 
 pip_install() { "$py" -m pip install --disable-pip-version-check -q "$@"; }
 
+install_cpu_torch() {
+    local spec=${MDLNAS_TORCH:-torch==2.13.0}
+    # 1. a CPU wheel already on this machine (pip's find-links): no download. Its own
+    #    requirements come from the usual index afterwards, torch being satisfied.
+    if pip_install --no-index --no-deps "$spec" >/dev/null 2>&1; then
+        pip_install "$spec"
+        return
+    fi
+    # 2. PyTorch's CPU index (a few hundred MB); one quick try where it cannot be reached
+    #    (it holds torch's own requirements as well)
+    if pip_install --retries 0 --timeout 15 --index-url https://download.pytorch.org/whl/cpu \
+        "$spec" >/dev/null 2>&1; then
+        return
+    fi
+    # 3. PyPI: on Linux its build brings the CUDA libraries (several GB) and runs on the CPU
+    echo "setup: no CPU build of $spec found (for Python $("$py" -c 'import sys; print(sys.version.split()[0])'));" \
+        "installing PyPI's build, which includes CUDA libraries (several GB)" >&2
+    pip_install "$spec"
+}
+
 if ! "$py" -c "import torch" >/dev/null 2>&1; then
     if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
         echo "setup: NVIDIA GPU found; installing the default (CUDA) build of torch" >&2
         pip_install "${MDLNAS_TORCH:-torch>=2.2}"
     else
         echo "setup: no GPU; installing the CPU build of torch" >&2
-        pip_install "${MDLNAS_TORCH:-torch==2.13.0}"
+        install_cpu_torch
     fi
 fi
 pip_install -e ".[$extras]"
