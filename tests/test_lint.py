@@ -22,7 +22,7 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
     importlib.util.find_spec("ruff") is None, reason="ruff is installed by setup.sh --dev"
 )
 def test_ruff_is_clean() -> None:
-    result = _run(sys.executable, "-m", "ruff", "check", "src", "tests")
+    result = _run(sys.executable, "-m", "ruff", "check", "src", "tests", "examples", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
