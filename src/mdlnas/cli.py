@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mdlnas import __version__
 from mdlnas.cli_options import given_options
 from mdlnas.config import BayesConfig, SearchConfig, TrainConfig
-from mdlnas.config_file import DEFAULT_DATA
 from mdlnas.data import DataConfig, dataset_names
 from mdlnas.data.config import IMPUTE_OPTIONS
 from mdlnas.distributed import launched, main_only, on_main
@@ -24,6 +23,7 @@ from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.memory import keep_freed_memory
 from mdlnas.space.ops import OPS
 from mdlnas.space.presets import SPACES
+from mdlnas.workflow.config_file import DEFAULT_DATA
 
 if TYPE_CHECKING:  # imported where used: most commands need neither
     from mdlnas.report.tensorboard_log import TensorBoardLogger
@@ -607,8 +607,8 @@ def _check_resume(args: argparse.Namespace) -> None:
 
 def _cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     from mdlnas.cli_options import search_run_config
-    from mdlnas.config_file import load_config_file
     from mdlnas.workflow import load_run_config
+    from mdlnas.workflow.config_file import load_config_file
 
     if args.resume is not None:
         _check_resume(args)
@@ -765,8 +765,8 @@ def _cmd_list(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_config(args: argparse.Namespace) -> dict[str, Any]:
     from mdlnas.cli_options import search_run_config
-    from mdlnas.config_file import config_text, default_run_config, load_config_file
     from mdlnas.workflow import config_tables
+    from mdlnas.workflow.config_file import config_text, default_run_config, load_config_file
 
     if args.defaults == (args.file is not None):
         raise ConfigError("give --defaults, or FILE to complete: `mdlnas config --defaults "
@@ -782,7 +782,7 @@ def _cmd_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_show(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.show import draw_plots, format_overview, run_overview
+    from mdlnas.workflow.show import draw_plots, format_overview, run_overview
 
     overview = run_overview(args.run_dir)
     if args.plots:
@@ -795,14 +795,14 @@ def _cmd_show(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.compare import (
+    from mdlnas.strategies import Budget, EvaluatorConfig
+    from mdlnas.workflow.compare import (
         CompareConfig,
         format_summary,
         format_table,
         run_compare,
         summarize,
     )
-    from mdlnas.strategies import Budget, EvaluatorConfig
 
     if args.budget_seconds is not None:
         budget = Budget(max_seconds=args.budget_seconds)
@@ -831,7 +831,7 @@ def _cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_export(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.export import export_run
+    from mdlnas.workflow.export import export_run
 
     result = export_run(args.run_dir, args.format, args.out)
     if not args.json and not args.quiet:
@@ -841,7 +841,7 @@ def _cmd_export(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
-    from mdlnas.predict import predict_file
+    from mdlnas.workflow.predict import predict_file
 
     result = predict_file(args.run_dir, args.file, args.out, args.device)
     if not args.json and not args.quiet:
@@ -854,7 +854,7 @@ def _cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError("name a benchmark: `mdlnas bench step-cost --space mlp`")
     import torch
 
-    from mdlnas.bench import StepCostConfig, format_report, step_cost
+    from mdlnas.workflow.bench import StepCostConfig, format_report, step_cost
 
     if args.threads is not None:
         if args.threads < 1:

@@ -13,8 +13,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mdlnas.config_file import DEFAULT_DATA
-from mdlnas.workflow import PRESET_KEYS, RunConfig, config_from_tables
+from mdlnas.workflow.config_file import DEFAULT_DATA
+from mdlnas.workflow.run_config import PRESET_KEYS, RunConfig, config_from_tables
 
 Key = tuple[str, ...]  # a path into the config tables, e.g. ("search", "bayes", "prior_std")
 

@@ -67,13 +67,13 @@ from mdlnas.data.scaling import fit_scaling
 from mdlnas.data.split import plan_sizes, split_indices
 from mdlnas.data.targets import check_finite_features, check_magnitude
 from mdlnas.device import resolve_device
-from mdlnas.export import export_network
-from mdlnas.predict import Predictions, predict_rows
 from mdlnas.search.darts import EpochRecord, SearchResult, search
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork
 from mdlnas.space.presets import SpaceOverrides, check_ops, make_space, space_for
 from mdlnas.train.retrain import retrain
+from mdlnas.workflow.export import export_network
+from mdlnas.workflow.predict import Predictions, predict_rows
 
 # Two rows fit the weights, one chooses the architecture: the least a search can run on.
 MIN_SAMPLES = 3
@@ -368,7 +368,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
     def export(self, path: str | os.PathLike[str], format: str = "torch") -> dict[str, Any]:
         """Write the fitted network with its scaling as a ``torch.export`` program
         (``format="torch"``, ``.pt2``) or an ONNX graph (``"onnx"``) that runs without
-        mdlnas, plus ``PATH.json`` describing it; see :mod:`mdlnas.export`."""
+        mdlnas, plus ``PATH.json`` describing it; see :mod:`mdlnas.workflow.export`."""
         check_is_fitted(self, "model_")
         names = [str(label) for label in getattr(self, "classes_", ())]
         return export_network(self.model_, self.scaling_, Path(path), format, names,

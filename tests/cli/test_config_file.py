@@ -15,11 +15,11 @@ from mdlnas import tomlio
 from mdlnas.cli import build_parser, main
 from mdlnas.cli_options import SEARCH_OPTION_KEYS, given_options, search_run_config
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
-from mdlnas.config_file import OPTION_HELP, default_run_config, load_config_file
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError
 from mdlnas.space.presets import SpaceOverrides
 from mdlnas.workflow import RunConfig, config_tables, load_run_config
+from mdlnas.workflow.config_file import OPTION_HELP, default_run_config, load_config_file
 
 
 def resolve(*argv: str) -> RunConfig:

@@ -17,7 +17,7 @@ from typing import Any
 from mdlnas import tomlio
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError, MdlnasError
-from mdlnas.workflow import RunConfig, config_from_tables, config_tables
+from mdlnas.workflow.run_config import RunConfig, config_from_tables, config_tables
 
 # What `mdlnas search` searches when neither the command line nor a file names the data.
 DEFAULT_DATA = "mnist1d"
