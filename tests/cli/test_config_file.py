@@ -13,7 +13,7 @@ import pytest
 
 from mdlnas import tomlio
 from mdlnas.cli import build_parser, main
-from mdlnas.cli_options import SEARCH_OPTION_KEYS, given_options, search_run_config
+from mdlnas.cli.options import SEARCH_OPTION_KEYS, given_options, search_run_config
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError

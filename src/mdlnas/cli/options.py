@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mdlnas.config import TrainConfig
 from mdlnas.workflow.config_file import DEFAULT_DATA
 from mdlnas.workflow.run_config import PRESET_KEYS, RunConfig, config_from_tables
 
@@ -139,3 +140,81 @@ def _space_table(from_file: Mapping[str, Any], typed: Mapping[str, Any]) -> dict
         return dict(typed)
     preset = {key: value for key, value in from_file.items() if key in PRESET_KEYS}
     return {**preset, **typed}
+def add_train_options(
+    p: argparse.ArgumentParser, prefix: str = "", from_run: bool = False
+) -> None:
+    """Retraining options; for `train` (``from_run``) an option left out keeps the run's
+    saved setting, so only what is given changes."""
+    d = TrainConfig()
+
+    def default(value: Any) -> Any:
+        return None if from_run else value
+
+    note = " (default: the run's setting)" if from_run else ""
+    p.add_argument(
+        f"--{prefix}epochs",
+        type=int,
+        default=default(d.epochs),
+        help="epochs of retraining from scratch" + note,
+    )
+    p.add_argument(
+        f"--{prefix}lr", type=float, default=default(d.lr), help="retraining learning rate" + note
+    )
+    p.add_argument(
+        f"--{prefix}batch-size",
+        type=int,
+        default=default(d.batch_size),
+        help="retraining batch size (unset: a tenth of the training rows, 16 to 64)" + note,
+    )
+    p.add_argument(
+        f"--{prefix}lam",
+        type=float,
+        default=default(d.lam),
+        help="weight of the description length while retraining variationally "
+        "(unset: the search's λ)" + note,
+    )
+    p.add_argument(
+        f"--{prefix}n-train",
+        type=int,
+        default=None,
+        help="training rows for retraining: 0 takes all of them (search on a subset with "
+        "--n-train, retrain on everything); the test part stays the same"
+        + (note or " (default: the search's)"),
+    )
+    p.add_argument(
+        f"--{prefix}deterministic",
+        action="store_const",
+        const=True,
+        default=default(False),
+        help="retrain with point weights instead of variational ones" + note,
+    )
+    p.add_argument(
+        f"--{prefix}schedule",
+        choices=("cosine", "onecycle"),
+        default=default(d.schedule),
+        help="learning rate over the retraining: cosine down to 0, or one cycle (up in the "
+        "first 30%% of the steps, then down)" + note,
+    )
+    p.add_argument(
+        f"--{prefix}weight-decay",
+        type=float,
+        default=default(d.weight_decay),
+        help="decoupled weight decay (AdamW) of the weights, never of their widths σ" + note,
+    )
+    p.add_argument(
+        f"--{prefix}refit",
+        action=argparse.BooleanOptionalAction,
+        default=default(d.refit),
+        help="retrain on the training and validation rows together and keep the last "
+        "epoch, instead of keeping the epoch of best validation NLL" + note,
+    )
+
+
+def train_changes(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    """The retraining options the user gave, by TrainConfig field name."""
+    names = ("epochs", "lr", "batch_size", "lam", "n_train", "schedule", "weight_decay",
+             "refit")
+    values = {name: getattr(args, prefix + name) for name in names}
+    return {name: value for name, value in values.items() if value is not None}
+
+

@@ -1,0 +1,66 @@
+"""``mdlnas train DIR``: retrain a run's genotype from scratch and test it."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mdlnas.cli.common import (
+    Formatter,
+    Subparsers,
+    add_common,
+    add_tensorboard,
+    open_tensorboard,
+    progress,
+)
+from mdlnas.cli.options import add_train_options, train_changes
+from mdlnas.distributed import main_only, on_main
+from mdlnas.errors import ConfigError
+
+
+def add_parser(sub: Subparsers) -> None:
+    t = sub.add_parser(
+        "train",
+        formatter_class=Formatter,
+        help="retrain a run's genotype from scratch and test it",
+        description="Retrain the genotype of a run directory from scratch on the training "
+        "part, test it once on the held-out part, and write eval.json and model.pt.",
+    )
+    t.add_argument("run_dir", type=Path, help="a run directory made by `mdlnas search`")
+    add_train_options(t, from_run=True)
+    t.add_argument(
+        "--variational",
+        action="store_true",
+        help="retrain with variational weights even if the run used point weights "
+        "(e.g. a plain DARTS genotype, to prune it with --prune-snr)",
+    )
+    t.add_argument(
+        "--prune-snr",
+        type=float,
+        help="after training, remove weights with |μ|/σ below this (Graves 2011)",
+    )
+    t.add_argument("--seed", type=int, help="seed of the initialisation (default: the run's seed)")
+    add_tensorboard(t)
+    add_common(t)
+
+
+
+def execute(args: argparse.Namespace) -> dict[str, Any]:
+    from mdlnas.workflow import load_run_config, run_train
+
+    saved = on_main(lambda: load_run_config(args.run_dir)).train
+    seed = saved.seed if args.seed is None else args.seed
+    train = replace(saved, **train_changes(args, ""), seed=seed, device=args.device)
+    if args.deterministic and args.variational:
+        raise ConfigError("--deterministic and --variational exclude each other; give one")
+    if args.deterministic or args.variational:
+        train = replace(train, bayes=replace(train.bayes, variational=args.variational))
+    tensorboard = main_only(lambda: open_tensorboard(args, args.run_dir))
+    try:
+        callbacks = [tensorboard.train_epoch] if tensorboard else []
+        return run_train(args.run_dir, train, args.prune_snr, progress(args), callbacks)
+    finally:
+        if tensorboard:
+            tensorboard.close()
