@@ -50,8 +50,9 @@ def add_parser(sub: Subparsers, name: str, help: str, description: str) -> argpa
     return parser
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+def add_common(p: argparse.ArgumentParser, device: bool = True) -> None:
+    if device:
+        p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")

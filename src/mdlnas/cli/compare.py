@@ -16,7 +16,7 @@ from mdlnas.cli.common import (
 from mdlnas.config import SearchConfig, TrainConfig
 from mdlnas.data import DataConfig, dataset_names
 from mdlnas.space.presets import SPACES
-from mdlnas.workflow.config_file import DEFAULT_DATA
+from mdlnas.workflow.run_config import DEFAULT_DATA
 
 
 def add_parser(sub: Subparsers) -> None:

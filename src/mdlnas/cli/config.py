@@ -32,7 +32,8 @@ def add_parser(sub: Subparsers) -> None:
 def execute(args: argparse.Namespace) -> dict[str, Any]:
     from mdlnas.cli.options import search_run_config
     from mdlnas.workflow import config_tables
-    from mdlnas.workflow.config_file import config_text, default_run_config, load_config_file
+    from mdlnas.workflow.config_file import config_text, load_config_file
+    from mdlnas.workflow.run_config import default_run_config
 
     if args.defaults == (args.file is not None):
         raise ConfigError("give --defaults, or FILE to complete: `mdlnas config --defaults "

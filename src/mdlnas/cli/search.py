@@ -14,19 +14,13 @@ from mdlnas.cli.common import (
     Subparsers,
     add_common,
     add_tensorboard,
-    comma_list,
     open_tensorboard,
     progress,
 )
-from mdlnas.cli.options import add_train_options
-from mdlnas.config import BayesConfig, SearchConfig
-from mdlnas.data import dataset_names
-from mdlnas.data.config import IMPUTE_OPTIONS
+from mdlnas.cli.options import add_options
 from mdlnas.distributed import main_only, on_main
 from mdlnas.errors import ConfigError
-from mdlnas.space.ops import OPS
-from mdlnas.space.presets import SPACES
-from mdlnas.workflow.config_file import DEFAULT_DATA
+from mdlnas.workflow.options import search_options
 
 if TYPE_CHECKING:  # imported where used: most commands need neither
     from mdlnas.report.tensorboard_log import TensorBoardLogger
@@ -43,17 +37,6 @@ RESUME_OPTIONS = {"command", "resume", "search_only", "device", "quiet", "json",
                   "no_plots", "tensorboard"}
 
 
-def _prior(text: str) -> float | None:
-    if text == "empirical":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--prior-std takes a positive number or 'empirical', got {text!r}"
-        ) from None
-
-
 def add_parser(sub: Subparsers) -> None:
     s = sub.add_parser(
         "search",
@@ -66,162 +49,7 @@ def add_parser(sub: Subparsers) -> None:
         "space. Settings come from the defaults, then --config FILE, then the options typed "
         "here.",
     )
-    search_defaults = SearchConfig()
-    bayes_defaults = BayesConfig()
-    s.add_argument(
-        "--data",
-        default=DEFAULT_DATA,
-        help=f"a dataset ({', '.join(dataset_names())}) or a .csv / .tsv / .txt / .npz file",
-    )
-    s.add_argument("--target", help="target column of a CSV file (a file without a header "
-                   "row, as the UCR archive's: its first column unless a position is given)")
-    s.add_argument(
-        "--signal", type=int, nargs="?", const=1, metavar="CHANNELS",
-        help="read the feature columns as time series of CHANNELS channels (default 1), the "
-        "columns holding one channel after another, for the conv1d space (--space conv1d "
-        "implies --signal 1)",
-    )
-    s.add_argument("--impute", choices=IMPUTE_OPTIONS,
-                   help="fill missing feature values with the column's mean or median over "
-                   "the training part (unset: missing values are an error)")
-    s.add_argument("--data-dir", help="directory holding dataset files (fashion-mnist)")
-    s.add_argument("--n-train", type=int, help="use only this many training rows (quick runs)")
-    s.add_argument(
-        "--space",
-        choices=SPACES.names(),
-        help="search space (default: mlp for tables, conv1d for signals, conv2d for images)",
-    )
-    s.add_argument("--nodes", type=int, help="nodes per cell (default: the space's)")
-    s.add_argument("--layers", type=int, help="cells in the network (default: the space's)")
-    s.add_argument("--channels", type=int, help="channels / width (default: the space's)")
-    s.add_argument(
-        "--growth",
-        type=int,
-        help="channel multiplier of reduction cells (default: the space's, 1 for conv1d, 2 "
-        "otherwise; 1 keeps the width)",
-    )
-    s.add_argument(
-        "--ops", type=comma_list,
-        help=f"comma-separated candidate ops from: {', '.join(OPS.names())}",
-    )
-    s.add_argument(
-        "--lam",
-        type=float,
-        default=search_defaults.lam,
-        help="weight λ of the description length (1 = free energy, 0 = none)",
-    )
-    s.add_argument(
-        "--xi",
-        type=float,
-        default=search_defaults.xi,
-        help="ξ of the unrolled step in the hypergradient (0 = first order)",
-    )
-    s.add_argument(
-        "--hypergradient",
-        choices=("exact", "fd"),
-        default=search_defaults.hypergradient,
-        help="second-order term by double backward or finite difference",
-    )
-    s.add_argument(
-        "--epochs",
-        type=int,
-        default=search_defaults.max_epochs,
-        help="maximum search epochs (the search stops earlier once it converges)",
-    )
-    s.add_argument(
-        "--warmup",
-        type=int,
-        default=search_defaults.warmup_epochs,
-        help="first epochs train only the weights, with λ rising from 0 (α fixed)",
-    )
-    s.add_argument(
-        "--calibrate",
-        type=int,
-        default=search_defaults.calibration_epochs,
-        metavar="N",
-        help="after the warm-up, at most N epochs (and at most half of the rest) train "
-        "weights, σ and prior at full λ with α frozen, until every op's description length "
-        "per weight has settled",
-    )
-    s.add_argument(
-        "--calibration-tol",
-        type=float,
-        default=search_defaults.calibration_tol,
-        help="calibration ends when no op's description length per weight changes by more "
-        "than this (relative) in an epoch",
-    )
-    s.add_argument(
-        "--tol",
-        type=float,
-        default=search_defaults.tol,
-        help="convergence: relative change of weights and α per epoch below this",
-    )
-    s.add_argument(
-        "--patience",
-        type=int,
-        default=search_defaults.patience,
-        help="convergence: for this many epochs in a row",
-    )
-    s.add_argument(
-        "--batch-size",
-        type=int,
-        default=search_defaults.batch_size,
-        help="search batch size (default: a tenth of the training rows, 16 to 128)",
-    )
-    s.add_argument("--w-lr", type=float, default=search_defaults.w_lr, help="weight learning rate")
-    s.add_argument(
-        "--alpha-lr",
-        type=float,
-        default=search_defaults.alpha_lr,
-        help="architecture learning rate",
-    )
-    s.add_argument(
-        "--derive",
-        choices=("mdl", "darts"),
-        default=search_defaults.derive,
-        help="mdl: an edge goes when γ_zero ≥ ½, else keeps its best non-zero op (an empty "
-        "mlp cell is the linear model); darts: top-2 non-zero edges per node",
-    )
-    s.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="point weights, no description length: plain DARTS (use with --lam 0)",
-    )
-    s.add_argument(
-        "--prior-std",
-        type=_prior,
-        default=bayes_defaults.prior_std,
-        help="prior standard deviation of the weights, or 'empirical': set per tensor in "
-        "closed form, the KL-minimising value (default: empirical)",
-    )
-    s.add_argument(
-        "--sigma-lr",
-        type=float,
-        default=bayes_defaults.sigma_lr,
-        help="learning rate of the posterior widths σ, in the search and the retraining",
-    )
-    s.add_argument(
-        "--init-sigma",
-        type=float,
-        default=bayes_defaults.init_sigma,
-        help="posterior standard deviation of every weight at initialisation; with "
-        "--sigma-init relative, a fraction of each tensor's initial (He) scale",
-    )
-    s.add_argument(
-        "--sigma-init",
-        choices=("absolute", "relative"),
-        default=bayes_defaults.sigma_init,
-        help="relative: --init-sigma is a fraction of each tensor's initial standard "
-        "deviation (He), so a weight's first price does not depend on its layer's width",
-    )
-    s.add_argument(
-        "--prior-mean",
-        choices=("zero", "empirical"),
-        default=bayes_defaults.prior_mean,
-        help="empirical: the prior's mean is fitted per tensor in closed form too (Graves "
-        "2011; needs --prior-std empirical)",
-    )
-    s.add_argument("--seed", type=int, default=0, help="seed of the split, init and noise")
+    add_options(s, search_options())
     s.add_argument("--out", type=Path, help="run directory (default: runs/DATA-TIME)")
     s.add_argument("--search-only", action="store_true", help="do not retrain and test")
     s.add_argument(
@@ -231,7 +59,6 @@ def add_parser(sub: Subparsers) -> None:
         help="continue the interrupted search of run directory DIR from its last checkpoint, "
         "with the options saved there",
     )
-    add_train_options(s, prefix="train-")
     s.add_argument(
         "--config",
         type=Path,
@@ -241,7 +68,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     s.add_argument("--no-plots", action="store_true", help="do not draw DIR/plots at the end")
     add_tensorboard(s)
-    add_common(s)
+    add_common(s, device=False)  # --device is a setting: the run saves it
 
 
 

@@ -15,9 +15,10 @@ from mdlnas.cli.common import (
     open_tensorboard,
     progress,
 )
-from mdlnas.cli.options import add_train_options, train_changes
+from mdlnas.cli.options import add_options, changed_run, typed_tables
 from mdlnas.distributed import main_only, on_main
 from mdlnas.errors import ConfigError
+from mdlnas.workflow.options import train_options
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -29,7 +30,7 @@ def add_parser(sub: Subparsers) -> None:
         "part, test it once on the held-out part, and write eval.json and model.pt.",
     )
     t.add_argument("run_dir", type=Path, help="a run directory made by `mdlnas search`")
-    add_train_options(t, from_run=True)
+    add_options(t, train_options(), from_run=True)
     t.add_argument(
         "--variational",
         action="store_true",
@@ -50,13 +51,14 @@ def add_parser(sub: Subparsers) -> None:
 def execute(args: argparse.Namespace) -> dict[str, Any]:
     from mdlnas.workflow import load_run_config, run_train
 
-    saved = on_main(lambda: load_run_config(args.run_dir)).train
-    seed = saved.seed if args.seed is None else args.seed
-    train = replace(saved, **train_changes(args, ""), seed=seed, device=args.device)
     if args.deterministic and args.variational:
         raise ConfigError("--deterministic and --variational exclude each other; give one")
-    if args.deterministic or args.variational:
-        train = replace(train, bayes=replace(train.bayes, variational=args.variational))
+    saved = on_main(lambda: load_run_config(args.run_dir))
+    run = changed_run(saved, typed_tables(args, args.given, train_options()))
+    seed = saved.train.seed if args.seed is None else args.seed
+    train = replace(run.train, seed=seed, device=args.device)
+    if args.variational:
+        train = replace(train, bayes=replace(train.bayes, variational=True))
     tensorboard = main_only(lambda: open_tensorboard(args, args.run_dir))
     try:
         callbacks = [tensorboard.train_epoch] if tensorboard else []

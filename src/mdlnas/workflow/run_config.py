@@ -7,13 +7,18 @@ A run directory's ``config.toml`` and a ``--config`` file hold the same tables: 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any, TypeVar
 
-from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
+from mdlnas.config import SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError
+from mdlnas.settings import kinds, setting_of
 from mdlnas.space.presets import SPACES, SpaceOverrides
+
+Config = TypeVar("Config")
+# What `mdlnas search` searches when neither the command line nor a file names the data.
+DEFAULT_DATA = "mnist1d"
 
 
 @dataclass(frozen=True)
@@ -42,18 +47,40 @@ class RunConfig:
         return replace(self.data, n_train=None if n_train == 0 else n_train)
 
 
-def _bayes_table(b: BayesConfig) -> dict[str, Any]:
-    table = asdict(b)
-    # TOML has no null: the empirical-Bayes prior is spelled out.
-    table["prior_std"] = "empirical" if b.prior_std is None else b.prior_std
+def _table(config: Any) -> dict[str, Any]:
+    """A config dataclass as a TOML table; a nested config is a table inside it. TOML has
+    no null: a setting that declares a word for None (``prior_std = "empirical"``) is
+    written with it."""
+    table = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        declared = setting_of(f)
+        if is_dataclass(value):
+            value = _table(value)
+        elif value is None and declared is not None and declared.unset is not None:
+            value = declared.unset
+        table[f.name] = value
     return table
 
 
-def _bayes_from(table: Mapping[str, Any]) -> BayesConfig:
-    table = dict(table)
-    if table.get("prior_std") == "empirical":
-        table["prior_std"] = None
-    return BayesConfig(**_known(BayesConfig, table, "bayes"))
+def _from_table(cls: type[Config], table: Mapping[str, Any], where: str) -> Config:
+    """The config ``cls`` of a TOML table (see :func:`_table`); an unknown key is an error
+    that lists the valid ones."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{where}] must be a table of options, got {table!r}")
+    values = _known(cls, table, where)
+    for f in fields(cls):  # type: ignore[arg-type]
+        declared, kind = setting_of(f), kinds(cls)[f.name]
+        if f.name not in values:
+            continue
+        if is_dataclass(kind.base):
+            values[f.name] = _from_table(kind.base, values[f.name], f"{where}.{f.name}")
+        elif declared is not None and declared.unset is not None:
+            if values[f.name] == declared.unset:
+                values[f.name] = None
+        elif kind.base is tuple and isinstance(values[f.name], list):
+            values[f.name] = tuple(values[f.name])
+    return cls(**values)
 
 
 def _known(cls: type, table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -73,40 +100,37 @@ def _known(cls: type, table: Mapping[str, Any], where: str) -> dict[str, Any]:
 PRESET_KEYS = ("name", *(f.name for f in fields(SpaceOverrides)))
 
 
+def default_run_config() -> RunConfig:
+    """What `mdlnas search` runs with no options and no file."""
+    return RunConfig(data=DataConfig(name=DEFAULT_DATA))
+
+
 def config_tables(run: RunConfig) -> dict[str, Any]:
     """The run as TOML tables: [data], [space], [search] (+ [search.bayes]), [train]
     (+ [train.bayes]). Unset options are ``None``; tomlio writes them commented out."""
-    search = asdict(run.search)
-    search["bayes"] = _bayes_table(run.search.bayes)
-    train = asdict(run.train)
-    train["bayes"] = _bayes_table(run.train.bayes)
     if run.space is not None:
-        space = asdict(run.space)
+        space = _table(run.space)
     else:
         space = {"name": run.space_name, **asdict(run.overrides)}
-    return {"data": asdict(run.data), "space": space, "search": search, "train": train}
+    return {"data": _table(run.data), "space": space, "search": _table(run.search),
+            "train": _table(run.train)}
 
 
 def config_from_tables(tables: Mapping[str, Any]) -> RunConfig:
     for name in ("data", "space", "search", "train"):
         if name in tables and not isinstance(tables[name], Mapping):
             raise ConfigError(f"[{name}] must be a table of options, got {tables[name]!r}")
-    try:
-        data = DataConfig(**_known(DataConfig, tables["data"], "data"))
-    except KeyError:
-        raise ConfigError("the config has no [data] table naming the dataset") from None
+    if "data" not in tables:
+        raise ConfigError("the config has no [data] table naming the dataset")
+    data = _from_table(DataConfig, tables["data"], "data")
     space, space_name, overrides = _space_from(tables.get("space", {}))
-    search_raw = dict(tables.get("search", {}))
-    search_bayes = _bayes_from(search_raw.pop("bayes", {}))
-    search = SearchConfig(**_known(SearchConfig, search_raw, "search"), bayes=search_bayes)
-    train_raw = dict(tables.get("train", {}))
+    search = _from_table(SearchConfig, tables.get("search", {}), "search")
     try:
-        train_bayes = _bayes_from(train_raw.pop("bayes", {}))
-        train = TrainConfig(**_known(TrainConfig, train_raw, "train"), bayes=train_bayes)
+        train = _from_table(TrainConfig, tables.get("train", {}), "train")
     except ConfigError as exc:  # "lr must be positive" alone would point at the search's
         raise ConfigError(
-            f"{exc} (a retraining setting: see the --train-* options, or [train] in a "
-            "config file)"
+            f"{exc} (a retraining setting: see the --train-* options (train_* of the "
+            "estimators), or [train] in a config file)"
         ) from None
     return RunConfig(data=data, space=space, space_name=space_name, overrides=overrides,
                      search=search, train=train)
@@ -117,11 +141,10 @@ def _space_from(
 ) -> tuple[SpaceConfig | None, str | None, SpaceOverrides]:
     """(complete space, preset name, overrides) of a [space] table; see PRESET_KEYS."""
     raw = dict(table)
-    for key in ("ops", "reduction_layers"):
-        if isinstance(raw.get(key), list):
-            raw[key] = tuple(raw[key])
     if "dim" in raw:
-        return SpaceConfig(**_known(SpaceConfig, raw, "space")), None, SpaceOverrides()
+        return _from_table(SpaceConfig, raw, "space"), None, SpaceOverrides()
+    if isinstance(raw.get("ops"), list):
+        raw["ops"] = tuple(raw["ops"])
     unknown = sorted(set(raw) - set(PRESET_KEYS))
     if unknown:
         raise ConfigError(
