@@ -307,7 +307,9 @@ class SearchConfig:
         3e-2, flag="alpha-lr", bounds=_positive,
         help="learning rate of the architecture α (Adam)",
     )
-    alpha_weight_decay: float = setting(1e-3, bounds=_non_negative, help="weight decay of α")
+    alpha_weight_decay: float = setting(
+        1e-3, flag="alpha-weight-decay", bounds=_non_negative, help="weight decay of α"
+    )
     grad_clip: float = setting(
         5.0, bounds=_positive, help="clip the weights' gradient norm to this"
     )
