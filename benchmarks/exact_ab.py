@@ -20,12 +20,12 @@ import time
 import torch
 
 import mdlnas.search.hypergradient as hypergradient
-from mdlnas.bench import synthetic_data
 from mdlnas.config import SearchConfig
 from mdlnas.memory import keep_freed_memory
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.search.functional import evaluate_free_energy
 from mdlnas.space.presets import make_space
+from mdlnas.workflow.bench import synthetic_data
 
 ORIGINAL = hypergradient.twice_differentiable
 CONTEXTS = {"pytorch": lambda enabled=True: ORIGINAL(False), "twice": ORIGINAL}

@@ -21,7 +21,6 @@ import time
 
 import torch
 
-from mdlnas.bench import synthetic_data
 from mdlnas.config import SearchConfig
 from mdlnas.memory import keep_freed_memory
 from mdlnas.search.darts import BilevelSearch
@@ -29,6 +28,7 @@ from mdlnas.search.functional import evaluate_free_energy, make_objective
 from mdlnas.search.hypergradient import _flat, _grad, _leaves
 from mdlnas.space.presets import make_space
 from mdlnas.space.twice import twice_differentiable
+from mdlnas.workflow.bench import synthetic_data
 
 PHASES = ("fwd_bwd", "train_forward_backward_with_graph", "val_forward_backward",
           "double_backward_to_alpha", "weight_forward_backward")

@@ -23,7 +23,7 @@ from mdlnas.search.batches import to_tensors
 from mdlnas.search.evaluation import score
 from mdlnas.space.network import DerivedNetwork, nonzero_weights
 from mdlnas.train.prune import prune_by_snr
-from mdlnas.workflow import _retraining_data, load_model, load_run_config
+from mdlnas.workflow import load_model, load_run_config
 
 
 def _scores(model: DerivedNetwork, data: Any, part: str) -> float:
@@ -33,7 +33,7 @@ def _scores(model: DerivedNetwork, data: Any, part: str) -> float:
 
 
 def curve(run_dir: Path, thresholds: list[float], tolerance: float) -> dict[str, Any]:
-    data = load(_retraining_data(load_run_config(run_dir)))
+    data = load(load_run_config(run_dir).retraining_data())
     trained = load_model(run_dir, "cpu")
     rows = []
     for threshold in [0.0, *thresholds]:

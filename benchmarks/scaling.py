@@ -3,7 +3,7 @@
     python benchmarks/scaling.py --out docs/results/scaling
 
 One process, one torch thread, synthetic data of the shape each space is made for
-(``mdlnas.bench.synthetic_data``; the values do not change the work). Per point: a
+(``mdlnas.workflow.bench.synthetic_data``; the values do not change the work). Per point: a
 ``BilevelSearch`` with the space's defaults except the varied setting, mdlnas's default
 batch size for the data (a tenth of the rows, 16 to 128), first order, λ = 1, variational
 weights; ``--epochs`` epochs of which the first is a warm-up, the median of the rest is
@@ -25,11 +25,11 @@ import torch
 if __package__ in (None, ""):  # run as `python benchmarks/scaling.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mdlnas.bench import synthetic_data
 from mdlnas.config import SearchConfig
 from mdlnas.data.bundle import DataBundle
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.space.presets import SpaceOverrides, make_space
+from mdlnas.workflow.bench import synthetic_data
 
 
 def data_of(dim: int, n_train: int, seed: int = 0) -> DataBundle:

@@ -2,7 +2,7 @@
 
     python benchmarks/step_cost_raw.py --space conv1d
 
-Runs :func:`mdlnas.bench.step_cost` as the command does (one thread, freed memory kept)
+Runs :func:`mdlnas.workflow.bench.step_cost` as the command does (one thread, freed memory kept)
 and prints one JSON line: the report's ratios and, per timed repeat, each step's time and
 the forward+backward timed right before it. It shows how much the machine's speed moves
 from one repeat to the next, and whether the forward+backward depends on which step ran
@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-import mdlnas.bench as bench
+import mdlnas.workflow.bench as bench
 from mdlnas.memory import keep_freed_memory
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mdlnas.cli import main
-from mdlnas.cli_reference import render
+from mdlnas.cli.reference import render
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -69,5 +69,5 @@ def test_every_tutorial_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_the_cli_reference_is_up_to_date() -> None:
     assert (DOCS / "CLI.md").read_text(encoding="utf-8") == render(), (
-        "docs/CLI.md is out of date: python -m mdlnas.cli_reference > docs/CLI.md"
+        "docs/CLI.md is out of date: python -m mdlnas.cli.reference > docs/CLI.md"
     )

@@ -22,10 +22,10 @@ from mdlnas.cli import main
 from mdlnas.config import SearchConfig, TrainConfig
 from mdlnas.data import DataConfig, load_data
 from mdlnas.errors import ConfigError, DataError, MdlnasError
-from mdlnas.export import ServingNetwork, export_network, export_run
-from mdlnas.predict import load_predictor, predict_file
 from mdlnas.space.presets import SpaceOverrides
 from mdlnas.workflow import RunConfig, load_model, load_run_config, run_search, run_train
+from mdlnas.workflow.export import ServingNetwork, export_network, export_run
+from mdlnas.workflow.predict import load_predictor, predict_file
 
 CLASSES = ["setosa", "versicolor", "virginica"]
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -15,7 +15,7 @@ import pytest
 
 from mdlnas.cli import main
 from mdlnas.data.encoding import ENCODING_FILE, FeatureEncoding
-from mdlnas.predict import load_predictor, read_features
+from mdlnas.workflow.predict import load_predictor, read_features
 
 pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
 COLOURS = ("blue", "green", "red")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeGuard
 
 from mdlnas.errors import ConfigError
+from mdlnas.settings import check_settings, setting
 
 HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
@@ -40,6 +41,16 @@ def _non_negative(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be zero or positive, got {value}")
 
 
+def _count(name: str, value: object) -> None:
+    if not _is_int(value) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _count0(name: str, value: object) -> None:
+    if not _is_int(value) or value < 0:
+        raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+
+
 def _is_int(value: object) -> TypeGuard[int]:
     # numbers.Integral admits NumPy integers; True is not a count.
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -50,15 +61,6 @@ def _positive_ints(config: object, *names: str) -> None:
         value = getattr(config, name)
         if not _is_int(value) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _seed(value: object) -> None:
-    if not _is_int(value) or value < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {value!r}")
-
-
-def _positive_ints_or_none(config: object, *names: str) -> None:
-    _positive_ints(config, *(n for n in names if getattr(config, n) is not None))
 
 
 def batch_size_for(requested: int | None, n_examples: int, largest: int) -> int:
@@ -77,7 +79,7 @@ def batch_size_for(requested: int | None, n_examples: int, largest: int) -> int:
     return requested
 
 
-def _device(name: object) -> None:
+def _device(_: str, name: object) -> None:
     if not isinstance(name, str) or (
         name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:")
     ):
@@ -104,27 +106,40 @@ class BayesConfig:
     (and cheap) within a short search.
     """
 
-    variational: bool = True
-    prior_std: float | None = None
-    init_sigma: float = 0.3
-    sigma_lr: float | None = 0.03
-    sigma_init: SigmaInit = "relative"
-    prior_mean: PriorMean = "zero"
+    variational: bool = setting(
+        True, flag="deterministic", negated=True,
+        help="Gaussian posterior N(μ, σ²) per weight (true) or point weights, which have no "
+        "description length (false: plain DARTS; with the flag, use --lam 0 too)",
+    )
+    prior_std: float | None = setting(
+        None, flag="prior-std", shared=True, unset="empirical", bounds=_positive,
+        help="standard deviation s of the prior N(0, s²) of every weight, or \"empirical\": "
+        "set per tensor in closed form, the KL-minimising value",
+    )
+    init_sigma: float = setting(
+        0.3, flag="init-sigma", shared=True, bounds=_positive,
+        help="posterior standard deviation σ of every weight at initialisation; with "
+        "sigma_init relative, a fraction of each tensor's initial (He) scale",
+    )
+    sigma_lr: float | None = setting(
+        0.03, flag="sigma-lr", shared=True, bounds=_positive,
+        help="learning rate of the posterior widths σ (unset: the weights' learning rate; "
+        "0.03 lets σ reach what each weight needs within a search)",
+    )
+    sigma_init: SigmaInit = setting(
+        "relative", flag="sigma-init", shared=True,
+        help="absolute: init_sigma is σ itself; relative: a fraction of each tensor's "
+        "initial (He) standard deviation, so a weight's first price does not depend on its "
+        "layer's width",
+    )
+    prior_mean: PriorMean = setting(
+        "zero", flag="prior-mean", shared=True,
+        help="zero, or empirical: the prior's mean is fitted per tensor in closed form too "
+        "(Graves 2011; needs the empirical prior_std)",
+    )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.variational, bool):
-            raise ConfigError(f"variational must be true or false, got {self.variational!r}")
-        if self.prior_std is not None:
-            _positive("prior_std", self.prior_std)
-        _positive("init_sigma", self.init_sigma)
-        if self.sigma_lr is not None:
-            _positive("sigma_lr", self.sigma_lr)
-        if self.sigma_init not in ("absolute", "relative"):
-            raise ConfigError(
-                f"sigma_init must be 'absolute' or 'relative', got {self.sigma_init!r}"
-            )
-        if self.prior_mean not in ("zero", "empirical"):
-            raise ConfigError(f"prior_mean must be 'zero' or 'empirical', got {self.prior_mean!r}")
+        check_settings(self)
         if self.prior_mean == "empirical" and self.prior_std is not None:
             raise ConfigError(
                 "an empirical prior mean needs the empirical prior variance too "
@@ -143,14 +158,37 @@ class SpaceConfig:
     cells another, as in DARTS.
     """
 
-    name: str
-    dim: int
-    ops: tuple[str, ...]
-    n_nodes: int = 3
-    layers: int = 1
-    channels: int = 16
-    reduction_layers: tuple[int, ...] = ()
-    channel_growth: int = 2
+    name: str = setting(
+        flag="space",
+        help="a preset: mlp (tables), conv1d (signals), conv2d (images) (unset: chosen from "
+        "the data)",
+    )
+    dim: int = setting(
+        help="0 for vectors (MLP cells), 1 for signals, 2 for images (complete spaces only)"
+    )
+    ops: tuple[str, ...] = setting(
+        flag="ops",
+        help="candidate ops on every edge, see `mdlnas list` (a list in a file, "
+        "comma-separated on the command line; unset: the preset's)",
+    )
+    n_nodes: int = setting(
+        3, flag="nodes",
+        help="nodes per cell; node j sums ops of all nodes before it (unset: the preset's)",
+    )
+    layers: int = setting(1, flag="layers", help="cells stacked in the network (unset: the "
+                          "preset's)")
+    channels: int = setting(16, flag="channels", help="channels (convolutions) or width (MLP) "
+                            "(unset: the preset's)")
+    reduction_layers: tuple[int, ...] = setting(
+        (),
+        help="0-based indices of the cells that halve the resolution (complete spaces only; "
+        "presets place them at a third and two thirds of the depth)",
+    )
+    channel_growth: int = setting(
+        2, flag="growth",
+        help="channel multiplier of reduction cells (unset: the preset's, 1 for conv1d and 2 "
+        "otherwise; 1 keeps the width)",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -215,51 +253,86 @@ class SearchConfig:
     half of the epochs after the warm-up.
     """
 
-    lam: float = 1.0
-    xi: float = 0.0
-    hypergradient: HypergradientMethod = "exact"
-    max_epochs: int = 20
-    warmup_epochs: int = 0
-    calibration_epochs: int = 8
-    calibration_tol: float = 0.05
-    tol: float = 1e-3
-    patience: int = 3
-    batch_size: int | None = None  # None: chosen from the data, see batch_size_for
-    w_lr: float = 3e-3
-    w_weight_decay: float = 0.0
-    alpha_lr: float = 3e-2
-    alpha_weight_decay: float = 1e-3
-    grad_clip: float = 5.0
-    derive: DeriveRule = "mdl"
-    darts_top_k: int = 2
-    seed: int = 0
-    device: str = "auto"
+    lam: float = setting(
+        1.0, flag="lam", bounds=_non_negative,
+        help="weight λ of the description length: 1 is the variational free energy, 0 none "
+        "(DARTS)",
+    )
+    xi: float = setting(
+        0.0, flag="xi", bounds=_non_negative,
+        help="ξ of the unrolled weight step in the hypergradient; 0 is first order",
+    )
+    hypergradient: HypergradientMethod = setting(
+        "exact", flag="hypergradient",
+        help="second-order term by double backward (exact) or finite difference (fd)",
+    )
+    max_epochs: int = setting(
+        20, flag="epochs", bounds=_count,
+        help="at most this many search epochs, calibration included; the search stops "
+        "earlier once it converges",
+    )
+    warmup_epochs: int = setting(
+        0, flag="warmup", bounds=_count0,
+        help="first epochs train only the weights, λ rising from 0, α fixed",
+    )
+    calibration_epochs: int = setting(
+        8, flag="calibrate", metavar="N", bounds=_count0,
+        help="after the warm-up, at most this many epochs (and at most half of the rest) "
+        "train the weights, σ and prior at full λ with α frozen, until every op's "
+        "description length per weight has settled (0: no calibration)",
+    )
+    calibration_tol: float = setting(
+        0.05, flag="calibration-tol", bounds=_positive,
+        help="calibration ends when no op's description length per weight changes by more "
+        "than this fraction in an epoch",
+    )
+    tol: float = setting(
+        1e-3, flag="tol", bounds=_non_negative,
+        help="convergence: relative change of weights and α per epoch below this",
+    )
+    patience: int = setting(
+        3, flag="patience", bounds=_count, help="convergence: for this many epochs in a row"
+    )
+    batch_size: int | None = setting(
+        None, flag="batch-size", bounds=_count,
+        help="search batch size (unset: a tenth of the training rows, 16 to 128)",
+    )
+    w_lr: float = setting(
+        3e-3, flag="w-lr", bounds=_positive, help="learning rate of the weights (Adam)"
+    )
+    w_weight_decay: float = setting(
+        0.0, bounds=_non_negative, help="weight decay of the weights"
+    )
+    alpha_lr: float = setting(
+        3e-2, flag="alpha-lr", bounds=_positive,
+        help="learning rate of the architecture α (Adam)",
+    )
+    alpha_weight_decay: float = setting(
+        1e-3, flag="alpha-weight-decay", bounds=_non_negative, help="weight decay of α"
+    )
+    grad_clip: float = setting(
+        5.0, bounds=_positive, help="clip the weights' gradient norm to this"
+    )
+    derive: DeriveRule = setting(
+        "mdl", flag="derive",
+        help="mdl: an edge goes when γ_zero ≥ ½, else keeps its best non-zero op (an empty "
+        "mlp cell is the linear model); darts: the top-k non-zero edges per node",
+    )
+    darts_top_k: int = setting(2, bounds=_count, help="edges kept per node by the darts rule")
+    seed: int = setting(
+        0, flag="seed", shared=True, bounds=_count0,
+        help="seed of the initialisation and the noise of the search",
+    )
+    device: str = setting(
+        "auto", flag="device", shared=True, bounds=_device,
+        cli_help='"auto", "cpu", "cuda" or "cuda:N" of the search and the retraining',
+        help='"auto", "cpu", "cuda" or "cuda:N"',
+    )
     bayes: BayesConfig = field(default_factory=BayesConfig)
 
     def __post_init__(self) -> None:
-        _non_negative("lam", self.lam)
-        _non_negative("xi", self.xi)
-        for name in ("warmup_epochs", "calibration_epochs"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        _positive("calibration_tol", self.calibration_tol)
-        _non_negative("tol", self.tol)
-        _non_negative("w_weight_decay", self.w_weight_decay)
-        _non_negative("alpha_weight_decay", self.alpha_weight_decay)
-        _positive("w_lr", self.w_lr)
-        _positive("alpha_lr", self.alpha_lr)
-        _positive("grad_clip", self.grad_clip)
-        _positive_ints(self, "max_epochs", "patience", "darts_top_k")
-        _positive_ints_or_none(self, "batch_size")
-        if self.hypergradient not in ("exact", "fd"):
-            raise ConfigError(f"hypergradient must be 'exact' or 'fd', got {self.hypergradient!r}")
-        if self.derive not in ("mdl", "darts"):
-            raise ConfigError(f"derive must be 'mdl' or 'darts', got {self.derive!r}")
-        _seed(self.seed)
-        _device(self.device)
+        check_settings(self)
         _bayes(self.bayes)
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -279,35 +352,51 @@ class TrainConfig:
     otherwise train on the training rows and keep the epoch of best validation NLL.
     """
 
-    epochs: int = 150
-    batch_size: int | None = None  # None: chosen from the data, see batch_size_for
-    lr: float = 1e-2
-    weight_decay: float = 1e-2
-    schedule: Schedule = "onecycle"
-    refit: bool = True
-    lam: float | None = None
-    grad_clip: float = 5.0
-    seed: int = 0
-    device: str = "auto"
+    epochs: int = setting(150, flag="epochs", bounds=_count, help="epochs of retraining")
+    batch_size: int | None = setting(
+        None, flag="batch-size", bounds=_count,
+        help="retraining batch size (unset: a tenth of the training rows, 16 to 64)",
+    )
+    lr: float = setting(
+        1e-2, flag="lr", bounds=_positive,
+        help="retraining learning rate (AdamW; the peak of the schedule)",
+    )
+    weight_decay: float = setting(
+        1e-2, flag="weight-decay", bounds=_non_negative,
+        help="decoupled weight decay (AdamW) of the weights, never of their widths σ",
+    )
+    schedule: Schedule = setting(
+        "onecycle", flag="schedule",
+        help="learning rate over the retraining: cosine (from lr down to 0) or onecycle (up "
+        "to lr in the first 30 % of the steps, then down)",
+    )
+    refit: bool = setting(
+        True, flag="refit",
+        help="retrain on the training and validation rows together and keep the last "
+        "epoch, instead of training on the training rows and keeping the epoch of best "
+        "validation NLL",
+    )
+    lam: float | None = setting(
+        None, flag="lam", bounds=_non_negative,
+        help="weight of the description length while retraining variationally (unset: the "
+        "search's λ)",
+    )
+    grad_clip: float = setting(5.0, bounds=_positive, help="clip the gradient norm to this")
+    seed: int = setting(0, flag="seed", shared=True, bounds=_count0,
+                        help="seed of the initialisation and noise")
+    device: str = setting("auto", flag="device", shared=True, bounds=_device,
+                          help='"auto", "cpu", "cuda" or "cuda:N"')
     bayes: BayesConfig = field(default_factory=BayesConfig)
-    n_train: int | None = None
+    n_train: int | None = setting(
+        None, flag="n-train",
+        help="training rows for retraining: unset keeps the search's, 0 takes every training "
+        "row (search on a subset, retrain on all); the test part stays the same",
+    )
 
     def __post_init__(self) -> None:
-        _positive("lr", self.lr)
-        _positive("grad_clip", self.grad_clip)
+        check_settings(self)
         if self.n_train is not None and (not _is_int(self.n_train) or self.n_train < 0):
             raise ConfigError(f"n_train must be 0 (all rows) or positive, got {self.n_train!r}")
-        if self.lam is not None:
-            _non_negative("lam", self.lam)
-        _non_negative("weight_decay", self.weight_decay)
-        if self.schedule not in ("cosine", "onecycle"):
-            raise ConfigError(f"schedule must be 'cosine' or 'onecycle', got {self.schedule!r}")
-        if not isinstance(self.refit, bool):
-            raise ConfigError(f"refit must be true or false, got {self.refit!r}")
-        _positive_ints(self, "epochs")
-        _positive_ints_or_none(self, "batch_size")
-        _seed(self.seed)
-        _device(self.device)
         _bayes(self.bayes)
 
 

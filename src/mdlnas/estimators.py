@@ -21,9 +21,11 @@ only stored by ``__init__`` and checked by ``fit``.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +50,8 @@ except ImportError:  # validate_data arrived in scikit-learn 1.6
         "(or pip install 'mdlnas[sklearn]')"
     ) from None
 
-from mdlnas.config import (
-    BayesConfig,
-    DeriveRule,
-    HypergradientMethod,
-    PriorMean,
-    Schedule,
-    SearchConfig,
-    SigmaInit,
-    SpaceConfig,
-    TrainConfig,
-)
-from mdlnas.data import DataBundle, Scaling, Split, Task
+from mdlnas.config import SpaceConfig
+from mdlnas.data import DataBundle, DataConfig, Scaling, Split, Task
 from mdlnas.data.assemble import as_signals
 from mdlnas.data.config import IMPUTE_OPTIONS, ImputeOption
 from mdlnas.data.encoding import FeatureEncoding
@@ -67,13 +59,15 @@ from mdlnas.data.scaling import fit_scaling
 from mdlnas.data.split import plan_sizes, split_indices
 from mdlnas.data.targets import check_finite_features, check_magnitude
 from mdlnas.device import resolve_device
-from mdlnas.export import export_network
-from mdlnas.predict import Predictions, predict_rows
 from mdlnas.search.darts import EpochRecord, SearchResult, search
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork
-from mdlnas.space.presets import SpaceOverrides, check_ops, make_space, space_for
+from mdlnas.space.presets import check_ops, make_space, space_for
 from mdlnas.train.retrain import retrain
+from mdlnas.workflow.export import export_network
+from mdlnas.workflow.options import Option, option_tables, search_options
+from mdlnas.workflow.predict import Predictions, predict_rows
+from mdlnas.workflow.run_config import RunConfig, config_from_tables
 
 # Two rows fit the weights, one chooses the architecture: the least a search can run on.
 MIN_SAMPLES = 3
@@ -81,93 +75,70 @@ MIN_SAMPLES = 3
 _SAMPLE_AXES = (2, 3, 4)
 
 
+# Options of `mdlnas search` that are no parameters: the data comes as X and y, and
+# random_state is the seed in scikit-learn's terms (None draws one).
+_NOT_PARAMETERS = {"data", "target", "data-dir", "n-train", "train-n-train", "seed"}
+# Every other option of `mdlnas search` is a parameter of the same name and default.
+OPTIONS = tuple(o for o in search_options() if o.name not in _NOT_PARAMETERS)
+# the share of X held out to choose the architecture: as DataConfig's, of the whole
+_VAL_FRACTION = DataConfig(name="X").val_fraction
+
+
+def _signature() -> inspect.Signature:
+    """``__init__(self, *, ...)``: the options with their defaults, then the estimators'
+    own parameters."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
+    params += [inspect.Parameter(o.dest, keyword, default=o.default, annotation=_annotation(o))
+               for o in OPTIONS]
+    params += [
+        inspect.Parameter("val_fraction", keyword, default=_VAL_FRACTION, annotation="float"),
+        inspect.Parameter("random_state", keyword, default=None,
+                          annotation="int | np.random.RandomState | None"),
+        inspect.Parameter("verbose", keyword, default=False, annotation="bool"),
+    ]
+    return inspect.Signature(params)
+
+
+def _annotation(option: Option) -> str:
+    """An option's type, as text (for help() and IDEs; nothing checks it)."""
+    kind = option.kind
+    base = "Sequence[str]" if kind.base is tuple else kind.base.__name__
+    if kind.choices is not None:
+        base = f"Literal{list(kind.choices)}"
+    return f"{base} | None" if kind.optional or option.default is None else base
+
+
+_SIGNATURE = _signature()
+
+
 class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type hints
-    """What the classifier and the regressor share: parameters, fitting, checks."""
+    """What the classifier and the regressor share: parameters, fitting, checks.
+
+    The parameters are the options of ``mdlnas search`` (see :data:`OPTIONS`), with
+    their defaults, plus ``val_fraction``, ``random_state`` and ``verbose``; ``__init__``
+    only stores them, as scikit-learn requires, and ``fit`` checks them.
+    """
 
     _task: Task
+    # the parameters this class reads by name; the others reach the configs as options
+    space: str | None
+    signal: int | None
+    impute: ImputeOption | None
+    deterministic: bool
+    device: str
+    val_fraction: float
+    random_state: int | np.random.RandomState | None
+    verbose: bool
 
-    def __init__(
-        self,
-        *,
-        space: str | None = None,
-        nodes: int | None = None,
-        layers: int | None = None,
-        channels: int | None = None,
-        growth: int | None = None,
-        ops: Sequence[str] | None = None,
-        lam: float = 1.0,
-        xi: float = 0.0,
-        hypergradient: HypergradientMethod = "exact",
-        epochs: int = 20,
-        warmup: int = 0,
-        calibrate: int = 8,
-        calibration_tol: float = 0.05,
-        tol: float = 1e-3,
-        patience: int = 3,
-        batch_size: int | None = None,
-        w_lr: float = 3e-3,
-        alpha_lr: float = 3e-2,
-        derive: DeriveRule = "mdl",
-        deterministic: bool = False,
-        prior_std: float | None = None,
-        sigma_lr: float | None = 0.03,
-        init_sigma: float = 0.3,
-        sigma_init: SigmaInit = "relative",
-        prior_mean: PriorMean = "zero",
-        train_epochs: int = 150,
-        train_lr: float = 1e-2,
-        train_batch_size: int | None = None,
-        train_lam: float | None = None,
-        train_deterministic: bool = False,
-        train_schedule: Schedule = "onecycle",
-        train_weight_decay: float = 1e-2,
-        train_refit: bool = True,
-        val_fraction: float = 0.2,
-        signal: int | None = None,
-        impute: ImputeOption | None = None,
-        random_state: int | np.random.RandomState | None = None,
-        device: str = "auto",
-        verbose: bool = False,
-    ) -> None:
-        self.space = space
-        self.nodes = nodes
-        self.layers = layers
-        self.channels = channels
-        self.growth = growth
-        self.ops = ops
-        self.lam = lam
-        self.xi = xi
-        self.hypergradient = hypergradient
-        self.epochs = epochs
-        self.warmup = warmup
-        self.calibrate = calibrate
-        self.calibration_tol = calibration_tol
-        self.tol = tol
-        self.patience = patience
-        self.batch_size = batch_size
-        self.w_lr = w_lr
-        self.alpha_lr = alpha_lr
-        self.derive = derive
-        self.deterministic = deterministic
-        self.prior_std = prior_std
-        self.sigma_lr = sigma_lr
-        self.init_sigma = init_sigma
-        self.sigma_init = sigma_init
-        self.prior_mean = prior_mean
-        self.train_epochs = train_epochs
-        self.train_lr = train_lr
-        self.train_batch_size = train_batch_size
-        self.train_lam = train_lam
-        self.train_deterministic = train_deterministic
-        self.train_schedule = train_schedule
-        self.train_weight_decay = train_weight_decay
-        self.train_refit = train_refit
-        self.val_fraction = val_fraction
-        self.signal = signal
-        self.impute = impute
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+    def __init__(self, **params: Any) -> None:
+        bound = _SIGNATURE.bind(self, **params)  # an unknown name is a TypeError
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    # scikit-learn reads the parameters from this signature (get_params, clone, repr)
+    __init__.__signature__ = _SIGNATURE  # type: ignore[attr-defined]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -185,43 +156,19 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
             return int(state)
         return int(check_random_state(state).randint(np.iinfo(np.int32).max))
 
-    def _bayes(self, variational: bool) -> BayesConfig:
-        return BayesConfig(
-            variational=variational, prior_std=self.prior_std, init_sigma=self.init_sigma,
-            sigma_lr=self.sigma_lr, sigma_init=self.sigma_init, prior_mean=self.prior_mean,
-        )
+    def _run_config(self, seed: int) -> RunConfig:
+        """The parameters as the run `mdlnas search` would make of the same options."""
+        values = {option: getattr(self, option.dest) for option in OPTIONS}
+        tables = option_tables(values)
+        tables["data"]["name"] = type(self).__name__  # the data is X and y, not a file
+        run = config_from_tables(tables)
+        train = replace(run.retraining(), seed=seed)
+        if self.deterministic:  # retraining describes the weights as the search did
+            train = replace(train, bayes=replace(train.bayes, variational=False))
+        return replace(run, search=replace(run.search, seed=seed), train=train)
 
-    def _search_config(self, seed: int) -> SearchConfig:
-        return SearchConfig(
-            lam=self.lam, xi=self.xi, hypergradient=self.hypergradient,
-            max_epochs=self.epochs, warmup_epochs=self.warmup,
-            calibration_epochs=self.calibrate, calibration_tol=self.calibration_tol,
-            tol=self.tol,
-            patience=self.patience, batch_size=self.batch_size, w_lr=self.w_lr,
-            alpha_lr=self.alpha_lr, derive=self.derive, seed=seed, device=self.device,
-            bayes=self._bayes(not self.deterministic),
-        )
-
-    def _train_config(self, seed: int) -> TrainConfig:
-        try:
-            return TrainConfig(
-                epochs=self.train_epochs, batch_size=self.train_batch_size, lr=self.train_lr,
-                # unset: the search's λ, so that one λ sets the whole trade-off
-                lam=self.train_lam if self.train_lam is not None else self.lam,
-                seed=seed, device=self.device,
-                schedule=self.train_schedule, weight_decay=self.train_weight_decay,
-                refit=self.train_refit,
-                # retraining describes the weights as the search did, unless told otherwise
-                bayes=self._bayes(not (self.deterministic or self.train_deterministic)),
-            )
-        except ConfigError as exc:  # "lr must be positive" alone would point at w_lr
-            raise ConfigError(f"{exc} (a retraining setting: train_*)") from None
-
-    def _space_config(self, modality: str) -> SpaceConfig:
-        ops = None if self.ops is None else tuple(self.ops)
-        overrides = SpaceOverrides(self.nodes, self.layers, self.channels, ops, self.growth)
-        space = check_ops(make_space(self.space or space_for(modality), overrides))
-        return space
+    def _space_config(self, run: RunConfig, modality: str) -> SpaceConfig:
+        return check_ops(make_space(run.space_name or space_for(modality), run.overrides))
 
     # -- fitting -------------------------------------------------------------------------
     def _checked_fit_input(self, x: Any, y: Any, *, y_numeric: bool) -> tuple[Any, NDArray[Any]]:
@@ -338,14 +285,14 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
 
     def _fit_encoded(self, x: Any, y: NDArray[Any], n_classes: int) -> None:
         seed = self._seed()
+        run = self._run_config(seed)
         resolve_device(self.device)  # a bad device fails before any work
-        search_config, train_config = self._search_config(seed), self._train_config(seed)
         train_ix, val_ix = self._split(len(x), y, seed)
         features = self._features(x, train_ix)
         bundle, scaling = self._bundle(features, y, n_classes, train_ix, val_ix)
-        space = self._space_config(bundle.modality)
-        result = search(bundle, space, search_config, callbacks=[self._report_search])
-        trained = retrain(result.genotype, bundle, train_config, callbacks=[self._report_train])
+        space = self._space_config(run, bundle.modality)
+        result = search(bundle, space, run.search, callbacks=[self._report_search])
+        trained = retrain(result.genotype, bundle, run.train, callbacks=[self._report_train])
         trained.model.eval()
         self.space_: SpaceConfig = space
         self.search_result_: SearchResult = result
@@ -368,7 +315,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
     def export(self, path: str | os.PathLike[str], format: str = "torch") -> dict[str, Any]:
         """Write the fitted network with its scaling as a ``torch.export`` program
         (``format="torch"``, ``.pt2``) or an ONNX graph (``"onnx"``) that runs without
-        mdlnas, plus ``PATH.json`` describing it; see :mod:`mdlnas.export`."""
+        mdlnas, plus ``PATH.json`` describing it; see :mod:`mdlnas.workflow.export`."""
         check_is_fitted(self, "model_")
         names = [str(label) for label in getattr(self, "classes_", ())]
         return export_network(self.model_, self.scaling_, Path(path), format, names,

@@ -8,10 +8,10 @@ import json
 import pytest
 import torch
 
-from mdlnas.bench import STEPS, StepCostConfig, matmul_peak_gflops, timing_order
 from mdlnas.cli import main
 from mdlnas.errors import ConfigError
 from mdlnas.memory import freed_memory_kept
+from mdlnas.workflow.bench import STEPS, StepCostConfig, matmul_peak_gflops, timing_order
 
 KEYS = ("fwd_bwd_ms", "first_order_step_ms", "second_order_exact_step_ms",
         "second_order_fd_step_ms", "ratio_first", "ratio_second_exact", "ratio_second_fd",

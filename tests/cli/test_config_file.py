@@ -13,13 +13,15 @@ import pytest
 
 from mdlnas import tomlio
 from mdlnas.cli import build_parser, main
-from mdlnas.cli_options import SEARCH_OPTION_KEYS, given_options, search_run_config
+from mdlnas.cli.options import given_options, search_run_config
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, TrainConfig
-from mdlnas.config_file import OPTION_HELP, default_run_config, load_config_file
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError
 from mdlnas.space.presets import SpaceOverrides
 from mdlnas.workflow import RunConfig, config_tables, load_run_config
+from mdlnas.workflow.config_file import load_config_file, option_help
+from mdlnas.workflow.options import search_options
+from mdlnas.workflow.run_config import default_run_config
 
 
 def resolve(*argv: str) -> RunConfig:
@@ -74,7 +76,7 @@ def test_help_covers_every_setting_and_nothing_else() -> None:
                        ("search", SearchConfig), ("train", TrainConfig),
                        ("search.bayes", BayesConfig), ("train.bayes", BayesConfig)]:
         expected |= {f"{table}.{f.name}" for f in dataclasses.fields(cls) if f.name != "bayes"}
-    assert set(OPTION_HELP) == expected
+    assert set(option_help()) == expected
 
 
 def test_every_search_option_maps_to_a_setting() -> None:
@@ -82,7 +84,7 @@ def test_every_search_option_maps_to_a_setting() -> None:
     settings = {a.dest for a in search._actions} - {
         "help", "config", "out", "search_only", "resume", "no_plots", "tensorboard",
         "quiet", "json", "debug"}
-    assert settings == set(SEARCH_OPTION_KEYS)
+    assert settings == {o.dest for o in search_options()}
 
 
 def _subparsers() -> list[tuple[str, object]]:

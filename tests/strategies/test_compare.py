@@ -8,12 +8,18 @@ from pathlib import Path
 import pytest
 
 from mdlnas.cli import main
-from mdlnas.compare import CompareConfig, format_summary, format_table, run_compare, summarize
 from mdlnas.config import SearchConfig, TrainConfig
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError, RegistryError
 from mdlnas.report.pareto import pareto_front
 from mdlnas.strategies import Budget, EvaluatorConfig
+from mdlnas.workflow.compare import (
+    CompareConfig,
+    format_summary,
+    format_table,
+    run_compare,
+    summarize,
+)
 
 
 def test_pareto_front_by_hand() -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mdlnas.errors import ConfigError
+from mdlnas.settings import setting
 
 TaskOption = Literal["auto", "classification", "regression"]
 _TASK_OPTIONS = ("auto", "classification", "regression")
@@ -37,16 +38,52 @@ class DataConfig:
     unset, a missing value is an error.
     """
 
-    name: str
-    target: str | None = None
-    seed: int = 0
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    data_dir: str | None = None
-    n_train: int | None = None
-    task: TaskOption = "auto"
-    signal: int | None = None
-    impute: ImputeOption | None = None
+    name: str = setting(
+        flag="data",
+        help="a built-in dataset (see `mdlnas list`) or a .csv / .tsv / .txt / .npz file",
+    )
+    target: str | None = setting(
+        None, flag="target",
+        help="the target column of a CSV file (a file without a header row, as the UCR "
+        "archive's: its first column unless a position is given), or the target array of an "
+        "NPZ file (unset: y)",
+    )
+    seed: int = setting(
+        0, flag="seed", shared=True, cli_help="seed of the split, init and noise",
+        help="seed of the split and of any subsampling",
+    )
+    val_fraction: float = setting(
+        0.2, help="fraction of the rows for validation (the architecture's data)"
+    )
+    test_fraction: float = setting(
+        0.2, help="fraction of the rows held out for the one final test (datasets with their "
+        "own test part keep it)",
+    )
+    data_dir: str | None = setting(
+        None, flag="data-dir",
+        help="directory holding dataset files, e.g. Fashion-MNIST's IDX files (unset: the "
+        "usual places)",
+    )
+    n_train: int | None = setting(
+        None, flag="n-train",
+        help="use only this many training rows, for quick runs (unset: all; the test part "
+        "is never cut)",
+    )
+    task: TaskOption = setting(
+        "auto", help="auto, classification or regression: the task of a user file (auto: "
+        "inferred from the target)",
+    )
+    signal: int | None = setting(
+        None, flag="signal", metavar="CHANNELS", const=1,
+        help="read the feature columns as time series of this many channels (typed bare: "
+        "1), the columns holding one channel after another (unset: as they are; the conv1d "
+        "space sets 1)",
+    )
+    impute: ImputeOption | None = setting(
+        None, flag="impute",
+        help="fill missing feature values of a table with the column's mean or median over "
+        "the training part (unset: missing values are an error)",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():

@@ -8,55 +8,40 @@ an unfinished one says how far it got and how to resume. A ``mdlnas compare`` di
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from mdlnas.errors import MdlnasError
-from mdlnas.report.run_files import ALPHAS_FILE, METRICS_FILE, read_rows
+from mdlnas.report.run_files import METRICS_FILE, read_rows
 from mdlnas.report.run_plots import PLOTS_DIR, draw_run_plots
 from mdlnas.search.checkpoint import checkpoint_path
 from mdlnas.space.genotype import Genotype
-from mdlnas.workflow import load_run_config
+from mdlnas.workflow import run_dir as files
 
 COMPARE_FILE = "compare.csv"
-# Files a run directory may hold, in the order a reader meets them.
-RUN_FILES = ("config.toml", "summary.json", "genotype.json", METRICS_FILE, ALPHAS_FILE,
-             "checkpoints", "plots", "tensorboard", "model.pt", "eval.json",
-             "train_history.csv")
 _INT_COLUMNS = ("seed", "params", "evaluations")
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise MdlnasError(f"cannot read {path}: {exc}; it is damaged") from None
-    return payload if isinstance(payload, dict) else None
 
 
 def run_overview(run_dir: Path) -> dict[str, Any]:
     """Everything :func:`format_overview` prints, as JSON-ready data."""
     if (run_dir / COMPARE_FILE).is_file():
         return {"run_dir": str(run_dir), "kind": "compare", "rows": _compare_rows(run_dir)}
-    run = load_run_config(run_dir)  # names a folder that is not a run directory
+    run = files.load_run_config(run_dir)  # names a folder that is not a run directory
     overview: dict[str, Any] = {
         "run_dir": str(run_dir),
         "kind": "search",
         "data": run.data.name,
-        "files": [name for name in RUN_FILES if (run_dir / name).exists()],
+        "files": [name for name in files.RUN_FILES if (run_dir / name).exists()],
     }
-    summary = _read_json(run_dir / "summary.json")
+    summary = files.read_json_if_present(run_dir / files.SUMMARY_FILE)
     if summary is not None:
         summary.pop("gammas", None)  # in alphas.csv, readably; too long for a summary
         overview["summary"] = summary
-    evaluation = _read_json(run_dir / "eval.json")
+    evaluation = files.read_json_if_present(run_dir / files.EVAL_FILE)
     if evaluation is not None:
         overview["eval"] = evaluation
-    if (run_dir / "genotype.json").is_file():
-        overview["genotype"] = Genotype.load(run_dir / "genotype.json").to_dict()
+    if files.has_genotype(run_dir):
+        overview["genotype"] = files.load_genotype(run_dir).to_dict()
     if (run_dir / METRICS_FILE).is_file():
         rows = read_rows(run_dir / METRICS_FILE)
         if rows:
@@ -76,7 +61,7 @@ def _compare_rows(run_dir: Path) -> list[dict[str, Any]]:
 
 def format_overview(overview: dict[str, Any]) -> str:
     if overview["kind"] == "compare":
-        from mdlnas.compare import format_summary, format_table
+        from mdlnas.workflow.compare import format_summary, format_table
 
         rows = overview["rows"]
         body = format_table(rows) if rows else "(no strategy has finished yet)"
@@ -141,7 +126,7 @@ def draw_plots(run_dir: Path) -> list[Path]:
     """(Re)draw ``run_dir/plots``: a search run's pictures, or a comparison's Pareto
     picture. A search that has not finished has no genotype to draw yet."""
     if (run_dir / COMPARE_FILE).is_file():
-        from mdlnas.compare import draw_pareto
+        from mdlnas.workflow.compare import draw_pareto
 
         rows = _compare_rows(run_dir)
         if not rows:
@@ -150,8 +135,8 @@ def draw_plots(run_dir: Path) -> list[Path]:
         path = run_dir / PLOTS_DIR / "pareto.png"
         draw_pareto(rows, path, title=f"{run_dir.name}: test error against size")
         return [path]
-    load_run_config(run_dir)
-    if not (run_dir / "genotype.json").is_file():
+    files.load_run_config(run_dir)
+    if not files.has_genotype(run_dir):
         remedy = (f"continue it with `mdlnas search --resume {run_dir}`"
                   if checkpoint_path(run_dir).exists() else "run `mdlnas search`")
         raise MdlnasError(f"{run_dir} has no genotype yet (the search has not finished); "

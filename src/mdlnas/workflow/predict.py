@@ -127,11 +127,11 @@ def load_predictor(run_dir: Path, device: str = "auto") -> RunPredictor:
     (``encoding.json``); fitting it again must give the same, or the data has changed.
     """
     # Imported here: the estimators use this module too and need no run directories.
-    from mdlnas.workflow import _retraining_data, load_model, load_run_config
+    from mdlnas.workflow.run_dir import load_model, load_run_config
 
     run = load_run_config(run_dir)
     model = load_model(run_dir, device)
-    data_config = _retraining_data(run)
+    data_config = run.retraining_data()
     try:
         bundle = load(data_config)
     except DataError as exc:

@@ -17,7 +17,8 @@ Beside the file, ``FILE.json`` records what the graph expects and returns: the i
 shape, the class labels in output order, the task and the genotype, and for a model
 trained on a table its feature encoding (``features``: the columns in order, each one's
 categories, one-hot, and filled value; see :mod:`mdlnas.data.encoding`), which the graph
-does not apply: give it rows as :func:`mdlnas.predict.read_features` returns them.
+does not apply: give it rows as :func:`mdlnas.workflow.predict.read_features` returns
+them.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from torch import Tensor, nn
 from mdlnas.data import Scaling
 from mdlnas.data.encoding import FeatureEncoding
 from mdlnas.errors import ConfigError, MdlnasError
-from mdlnas.predict import load_predictor
 from mdlnas.space.network import DerivedNetwork
+from mdlnas.workflow.predict import load_predictor
 
 ExportFormat = Literal["torch", "onnx"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("torch", "onnx")
@@ -201,8 +202,8 @@ def _metadata(
             "dtype": "float32",
             "note": "raw features as in the training data; the graph scales them itself"
             if encoding is None else "a table's rows encoded as 'features' says (categories "
-            "one-hot, gaps filled; mdlnas.predict.read_features does it); the graph scales "
-            "them itself",
+            "one-hot, gaps filled; mdlnas.workflow.predict.read_features does it); the graph "
+            "scales them itself",
         },
         "output": {
             "name": serving.output_name,

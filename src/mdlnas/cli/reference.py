@@ -1,6 +1,6 @@
 """The command-line reference (docs/CLI.md), generated from the argument parser.
 
-    python -m mdlnas.cli_reference > docs/CLI.md
+    python -m mdlnas.cli.reference > docs/CLI.md
 
 A test compares the file with :func:`render`, so a new command or option that is not in
 the reference fails the tests until the file is generated again.
@@ -17,7 +17,7 @@ INTRO = """\
 # `mdlnas` command-line reference
 
 Every command and option, generated from the argument parser by
-`python -m mdlnas.cli_reference > docs/CLI.md` (a test checks that this file is up to
+`python -m mdlnas.cli.reference > docs/CLI.md` (a test checks that this file is up to
 date). `mdlnas COMMAND --help` prints the same. For a walk from a CSV file to a trained
 model, see [TUTORIAL.md](TUTORIAL.md).
 
