@@ -22,11 +22,15 @@ versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(3.10 3.11 3.12 3.13)
 
 find_python() {
+    # the interpreter itself, not a pyenv shim: a shim runs only the versions pyenv selects
     local v=$1 candidate
-    if command -v "python$v" >/dev/null 2>&1; then command -v "python$v"; return; fi
     local pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
-    for candidate in "$pyenv_root"/versions/"$v".*/bin/python; do
-        [ -x "$candidate" ] && { echo "$candidate"; return; }
+    for candidate in "$pyenv_root"/versions/"$v".*/bin/python "$(command -v "python$v" || true)"; do
+        [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+        if [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$v" ]; then
+            "$candidate" -c 'import sys; print(sys.executable)'
+            return
+        fi
     done
     return 1
 }
