@@ -14,11 +14,13 @@
 # ~/.cache/mdlnas/pythons): torch for a Python without a CPU wheel at hand is PyPI's build
 # of several GB, worth installing once, not on every run. Each copy gets a fresh editable
 # install, so what is tested is this working tree.
-set -euo pipefail
+set -eEuo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd -P)
 cache=${MDLNAS_PYTHONS_DIR:-$HOME/.cache/mdlnas/pythons}
 versions=("$@")
+work=""
+trap 'rm -rf "${work:-}"' EXIT
 [ ${#versions[@]} -gt 0 ] || versions=(3.10 3.11 3.12 3.13)
 
 find_python() {
@@ -36,13 +38,14 @@ find_python() {
 }
 
 smoke() {
-    local v=$1 python=$2 work
+    local v=$1 python=$2
     work=$(mktemp -d)
-    trap 'rm -rf "$work"' RETURN
     # the working tree as it is, committed or not (the tests compare it with itself)
-    git ls-files -z --cached --others --exclude-standard | tar -c --null -T - | tar -x -C "$work"
+    git ls-files -z --cached --others --exclude-standard \
+        | tar -c --null --ignore-failed-read -T - 2>/dev/null | tar -x -C "$work"
     mkdir -p "$cache"
-    if [ ! -x "$cache/$v/bin/python" ]; then
+    # a kept environment is reused only if it works (one cut short while being made does not)
+    if ! "$cache/$v/bin/python" -m pip --version >/dev/null 2>&1; then
         rm -rf "${cache:?}/$v"
         "$python" -m venv "$cache/$v"
     fi
@@ -57,6 +60,7 @@ smoke() {
         .venv/bin/python -m pytest -q -x -p no:cacheprovider tests/test_config.py \
             tests/test_config_bad_input.py tests/test_docs_links.py tests/data
     )
+    rm -rf "$work"
 }
 
 checked=()
@@ -68,10 +72,11 @@ for v in "${versions[@]}"; do
     fi
     echo "check_pythons: Python $v ($python)" >&2
     start=$SECONDS
-    if ! smoke "$v" "$python"; then
-        echo "check_pythons: Python $v FAILED" >&2
-        exit 1
-    fi
+    # called plainly, not under `if`: inside a condition bash ignores `set -e` in the whole
+    # function, and a failed step in the middle would pass unnoticed
+    trap 'echo "check_pythons: Python $v FAILED" >&2' ERR
+    smoke "$v" "$python"
+    trap - ERR
     echo "check_pythons: Python $v passed in $((SECONDS - start)) s" >&2
     checked+=("$v")
 done
