@@ -153,15 +153,6 @@ class Supernet(NetworkFrame):
             parts.insert(0, self.deep_probability(gammas).reshape(1))
         return self._fused_dl(torch.cat(parts))
 
-    def description_length_by_op(self) -> Tensor:
-        gammas = self.mixing_weights()
-        total = (self.direct_kl() + self.deep_probability(gammas) * self.fixed_kl()).to(
-            self.alpha_normal.dtype)
-        for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
-            assert isinstance(cell, SearchCell)
-            total = total + cell.expected_kl(gammas["reduce" if reduction else "normal"])
-        return total
-
     def _description_plan(self) -> FusedDescriptionLength:
         """Which weights each mixing weight γ_(cell, edge, op) pays for. Group 0 is paid
         by every architecture: the frame (stem, transitions, head), or in a space with a
