@@ -25,7 +25,9 @@ from mdlnas.config import SearchConfig
 from mdlnas.memory import keep_freed_memory
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.search.functional import evaluate_free_energy, make_objective
-from mdlnas.search.hypergradient import _flat, _grad, _leaves
+from mdlnas.search.hypergradient import _flat
+from mdlnas.search.method import gradient as _grad
+from mdlnas.search.method import leaves as _leaves
 from mdlnas.space.presets import make_space
 from mdlnas.space.twice import twice_differentiable
 from mdlnas.workflow.bench import synthetic_data

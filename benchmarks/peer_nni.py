@@ -42,7 +42,8 @@ from mdlnas.data import DataConfig
 from mdlnas.data.bundle import DataBundle
 from mdlnas.data.catalog import load
 from mdlnas.search.darts import BilevelSearch
-from mdlnas.space.genotype import Genotype, derive_genotype
+from mdlnas.search.method import derive_genotype
+from mdlnas.space.genotype import Genotype
 from mdlnas.space.presets import make_space
 from mdlnas.train.retrain import evaluate, retrain
 

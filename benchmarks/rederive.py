@@ -20,8 +20,9 @@ import numpy as np
 
 from mdlnas.config import BayesConfig
 from mdlnas.report.run_files import ALPHAS_FILE, edge_label, read_rows
+from mdlnas.search.method import derive_genotype
 from mdlnas.space.cell import cell_edges
-from mdlnas.space.genotype import Genotype, derive_genotype
+from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
 from mdlnas.workflow import load_run_config
 

@@ -212,6 +212,70 @@ def check_lockstep(epoch: int, params: Sequence[Tensor]) -> None:
         )
 
 
+# -- the hooks a search step takes ----------------------------------------------------------
+class OneProcess:
+    """What data parallelism asks of a search step, for one process: the whole batch is
+    this process's and there is nothing to average. A step takes it as an argument
+    (``parallel``), so the method reads without torchrun; :class:`ProcessGroup` is the
+    torchrun version."""
+
+    @property
+    def world(self) -> int:
+        """How many processes share each batch."""
+        return 1
+
+    def shard(self, total: int) -> Shard:
+        return Shard(0, total, total, 1)
+
+    def min_batch_rows(self) -> int:
+        return 2  # BatchNorm cannot normalise one row
+
+    def average(self, tensors: Sequence[Tensor]) -> list[Tensor]:
+        return list(tensors)
+
+    def average_gradients(self, params: Sequence[Tensor], extras: Sequence[Tensor]) -> list[float]:
+        return [float(e.detach()) for e in extras]
+
+    def average_buffers(self, model: nn.Module) -> None:
+        return None
+
+    def check_lockstep(self, epoch: int, params: Sequence[Tensor]) -> None:
+        return None
+
+
+class ProcessGroup(OneProcess):
+    """The ranks of the current process group: each steps on its shard of every batch and
+    the gradients are averaged (the functions above)."""
+
+    @property
+    def world(self) -> int:
+        return world_size()
+
+    def shard(self, total: int) -> Shard:
+        return shard(total)
+
+    def min_batch_rows(self) -> int:
+        return min_batch_rows()
+
+    def average(self, tensors: Sequence[Tensor]) -> list[Tensor]:
+        return average(tensors)
+
+    def average_gradients(self, params: Sequence[Tensor], extras: Sequence[Tensor]) -> list[float]:
+        return average_gradients(params, extras)
+
+    def average_buffers(self, model: nn.Module) -> None:
+        average_buffers(model)
+
+    def check_lockstep(self, epoch: int, params: Sequence[Tensor]) -> None:
+        check_lockstep(epoch, params)
+
+
+def data_parallel() -> OneProcess:
+    """The hooks for this process: :class:`ProcessGroup` inside a process group of several
+    ranks, else :class:`OneProcess`."""
+    return ProcessGroup() if world_size() > 1 else OneProcess()
+
+
 def on_main(fn: Callable[[], T]) -> T:
     """Run ``fn`` on rank 0 alone (reading a file that may exist only there) and give
     every rank its result, or its error."""

@@ -9,8 +9,15 @@ import torch
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig
 from mdlnas.data.bundle import DataBundle, Split
 from mdlnas.errors import SearchError
-from mdlnas.search.darts import BilevelSearch, search, settled
-from mdlnas.search.stopping import ChangeMonitor, flatten, relative_change
+from mdlnas.search.darts import BilevelSearch, search
+from mdlnas.search.method import (
+    ChangeMonitor,
+    architecture_step,
+    flatten,
+    relative_change,
+    settled,
+    weight_step,
+)
 from mdlnas.space.genotype import Genotype
 
 SPACE = SpaceConfig("mlp", 0, ("linear", "linear_bottleneck", "identity", "zero"), 2, 1, 16)
@@ -191,8 +198,10 @@ def test_architecture_step_leaves_batch_norm_statistics_alone() -> None:
     val = next(state.val_split.batches(32, np.random.default_rng(1)))
     before = {k: v.clone() for k, v in state.model.state_dict().items() if "running" in k}
     assert before
-    state._architecture_step(train, val, 1, 2)
+    f = state._objectives(train, val)
+    architecture_step(state.model, state.a_opt, f.train, f.val, 0.1,
+                      state.computation.hypergradient)
     for key, value in before.items():
         assert torch.equal(state.model.state_dict()[key], value), key
-    state._weight_step(train)  # the weight step is what trains them
+    weight_step(state.model, state.w_opt, f.weights, 5.0)  # the weight step is what trains them
     assert any(not torch.equal(state.model.state_dict()[k], v) for k, v in before.items())

@@ -1,4 +1,5 @@
-"""The fused computations of the supernet (issue 7) against the op-by-op ones they replace:
+"""The fused computations of the supernet (issue 7) against the op-by-op ones they replace
+(the method's reference, :func:`mdlnas.search.method.expected_description_length`):
 the description length (value, gradient, and the mixed second derivative the exact
 hypergradient takes) and parameter substitution (against ``torch.func.functional_call``)."""
 
@@ -9,6 +10,7 @@ import torch
 from torch.func import functional_call
 
 from mdlnas.config import BayesConfig
+from mdlnas.search.method import expected_description_length
 from mdlnas.space.description import flat_concat
 from mdlnas.space.presets import SpaceOverrides, make_space
 from mdlnas.space.supernet import Supernet
@@ -38,7 +40,7 @@ def test_fused_description_length_matches_op_by_op(
 ) -> None:
     model = _supernet(name, shape, BayesConfig(prior_std=prior_std, init_sigma=0.05))
     params = list(model.parameters())
-    fused, by_op = model.description_length(), model.description_length_by_op()
+    fused, by_op = model.description_length(), expected_description_length(model)
     _close(fused, by_op)
     g_fused = torch.autograd.grad(fused, params, create_graph=True, allow_unused=True)
     g_by_op = torch.autograd.grad(by_op, params, create_graph=True, allow_unused=True)
@@ -73,7 +75,7 @@ def test_flat_concat_matches_cat_to_the_second_derivative() -> None:
 def test_point_weights_describe_nothing() -> None:
     model = _supernet("mlp", (12,), BayesConfig(variational=False))
     with torch.no_grad():
-        assert float(model.description_length()) == 0.0 == float(model.description_length_by_op())
+        assert float(model.description_length()) == 0.0 == float(expected_description_length(model))
 
 
 @pytest.mark.parametrize(("name", "shape"), SPACES)

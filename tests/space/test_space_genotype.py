@@ -17,16 +17,9 @@ from hypothesis import strategies as st
 
 from mdlnas.config import BayesConfig, SpaceConfig
 from mdlnas.errors import ConfigError, GenotypeError
+from mdlnas.search.method import derive_cell, derive_genotype
 from mdlnas.space.cell import cell_edges
-from mdlnas.space.genotype import (
-    SCHEMA,
-    VERSION,
-    CellGenotype,
-    Edge,
-    Genotype,
-    derive_cell,
-    derive_genotype,
-)
+from mdlnas.space.genotype import SCHEMA, VERSION, CellGenotype, Edge, Genotype
 from mdlnas.space.network import DerivedNetwork
 from mdlnas.space.ops import ops_for_dim
 

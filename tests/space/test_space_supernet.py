@@ -9,6 +9,7 @@ from torch import nn
 
 from mdlnas.config import BayesConfig, SpaceConfig
 from mdlnas.errors import ConfigError
+from mdlnas.search.method import expected_description_length
 from mdlnas.space.cell import MixedOp, SearchCell, cell_edges, connection_probability
 from mdlnas.space.frame import channel_plan
 from mdlnas.space.ops import OpContext
@@ -112,22 +113,6 @@ def test_mixed_op_in_training_replays_common_noise() -> None:
     torch.testing.assert_close(got, expected)
 
 
-def test_mixed_op_expected_kl_weighs_each_ops_own_kl() -> None:
-    torch.manual_seed(0)
-    mixed = MixedOp(OPS_1D, OpContext(1, 4, 1, BayesConfig()))
-    ops = _by_name(mixed)
-    kls = [_kl_of(ops[name]) if name in ops else torch.zeros(()) for name in OPS_1D]
-    assert kls[OPS_1D.index("zero")] == 0 and kls[OPS_1D.index("max_pool_3")] == 0
-    assert kls[OPS_1D.index("conv_3")] > 0 and kls[OPS_1D.index("sep_conv_3")] > 0
-    gamma = torch.softmax(torch.randn(len(OPS_1D), generator=_seeded(4)), dim=0)
-    expected_kl = sum(gamma[i] * kls[i] for i in range(len(OPS_1D)))
-    torch.testing.assert_close(mixed.expected_kl(gamma), expected_kl)
-    # all mass on a parameter-free op: nothing to describe
-    only_pool = torch.zeros(len(OPS_1D))
-    only_pool[OPS_1D.index("max_pool_3")] = 1.0
-    assert mixed.expected_kl(only_pool) == 0
-
-
 # -- cell ----------------------------------------------------------------------------------
 def test_two_node_cell_matches_hand_written_dag() -> None:
     torch.manual_seed(0)
@@ -160,19 +145,6 @@ def test_reduction_cell_strides_only_edges_from_its_input() -> None:
     gamma = torch.softmax(torch.randn(6, len(OPS_1D), generator=_seeded(7)), dim=-1)
     out = cell(torch.randn(2, 4, 11, generator=_seeded(8)), gamma)
     assert out.shape == (2, 4, 6)
-
-
-def test_cell_expected_kl_sums_its_edges() -> None:
-    torch.manual_seed(0)
-    cell = SearchCell(OPS_0D, n_nodes=2, dim=0, channels=4, bayes=BayesConfig())
-    gamma = torch.softmax(torch.randn(3, len(OPS_0D), generator=_seeded(9)), dim=-1)
-    expected = torch.zeros(())
-    for k, mixed in enumerate(cell.mixed_ops()):
-        for name, op in _by_name(mixed).items():
-            expected = expected + gamma[k, OPS_0D.index(name)] * _kl_of(op)
-    torch.testing.assert_close(cell.expected_kl(gamma), expected)
-    # With every γ at 1 the cell is charged for every weight it holds.
-    torch.testing.assert_close(cell.expected_kl(torch.ones_like(gamma)), _kl_of(cell))
 
 
 # -- supernet --------------------------------------------------------------------------------
@@ -281,11 +253,11 @@ def test_description_length_is_fixed_kl_plus_gamma_weighted_op_kl(
                 expected = expected + gamma[k, space.ops.index(name)] * _kl_of(op)
     dl = net.description_length()
     torch.testing.assert_close(dl, expected)
-    torch.testing.assert_close(net.description_length_by_op(), expected)
+    torch.testing.assert_close(expected_description_length(net), expected)
     torch.testing.assert_close(net.fixed_kl(), fixed)
     # Every KL term is counted once: all layers of the net = fixed + every op at γ = 1.
-    all_ops = sum(cell.expected_kl(torch.ones(space.n_edges, len(space.ops)))  # type: ignore[operator]
-                  for cell in net.cells)
+    all_ops = sum(_kl_of(op) for cell in net.cells
+                  for mixed in cell.mixed_ops() for op in mixed.ops)  # type: ignore[operator]
     torch.testing.assert_close(_kl_of(net), direct + fixed + all_ops)
 
 

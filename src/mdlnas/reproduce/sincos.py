@@ -15,8 +15,9 @@ Algorithm, exactly the seed's, for every ξ from the same starting point:
         1. α ← α − lr_α · ∇_α L_val(w − ξ ∇_w L_train(w, α), α)   (full batch D_val)
         2. w ← w − lr_w · ∇_w L_train(w, α)                        (full batch D_train)
 
-The hypergradient is :func:`mdlnas.search.hypergradient.hypergradient`; nothing here
-re-derives it.
+The hypergradient is the search's (:func:`mdlnas.search.hypergradient.hypergradient`);
+nothing here re-derives it. The tests run it also with the method's plain reference
+(:func:`mdlnas.search.method.hypergradient`) and get the same path.
 
 Default settings, and why:
 - truth ``α = (1.5, 1.0)``, ``w = (3, 7)``: the two ops are well separated on [0, 1]
@@ -59,8 +60,13 @@ from mdlnas.config import HypergradientMethod
 from mdlnas.errors import ConfigError, SearchError
 from mdlnas.report.progress import eta
 from mdlnas.report.sincos_plot import Landscape, plot_sincos
-from mdlnas.search.hypergradient import Objective, hypergradient
-from mdlnas.search.stopping import ChangeMonitor, relative_change
+from mdlnas.search import hypergradient as fast
+from mdlnas.search.method import (
+    ChangeMonitor,
+    HyperGradient,
+    Objective,
+    relative_change,
+)
 
 Pair = tuple[float, float]
 Array = NDArray[np.float64]
@@ -216,8 +222,12 @@ class Trajectory:
         return len(self.points) - 1
 
 
-def descend(config: SincosConfig, data: SincosData, xi: float) -> Trajectory:
-    """Run the seed's algorithm for one ξ from ``config``'s starting point."""
+def descend(config: SincosConfig, data: SincosData, xi: float,
+            hypergradient: HyperGradient | None = None) -> Trajectory:
+    """Run the seed's algorithm for one ξ from ``config``'s starting point, with the
+    search's hypergradient (``config.method``) unless another is given."""
+
+    step_alpha = hypergradient or fast.fast_hypergradient(config.method)
     f_train = mse_objective(data.x_train, data.y_train)
     f_val = mse_objective(data.x_val, data.y_val)
     alpha = torch.tensor(config.start_alpha, dtype=DTYPE)
@@ -237,7 +247,7 @@ def descend(config: SincosConfig, data: SincosData, xi: float) -> Trajectory:
     converged = False
     for _ in range(config.max_steps):
         # 1. architecture step along the ξ-hypergradient on D_val
-        (g_alpha,) = hypergradient(f_train, f_val, [w], [alpha], xi, config.method)
+        (g_alpha,) = step_alpha(f_train, f_val, [w], [alpha], xi)
         new_alpha = alpha - config.lr_alpha * g_alpha
         # 2. weight step on D_train, at the architecture just updated (the seed's order)
         w_leaf = w.detach().requires_grad_(True)

@@ -5,9 +5,14 @@
         # weight step:       β ← β − η_β · ∇_β F_train(β, α)
     derive the discrete architecture from α
 
+The method itself (free energy, description length, hypergradient, step, stopping rule,
+derivation) is :mod:`mdlnas.search.method`; :class:`BilevelSearch` holds the state around
+it: the optimisers, the epochs and their phases (warm-up, calibration, search), the batches
+and noise seeds, the checks for NaN, checkpoints. It runs the method's step with the fast
+description length and hypergradient (``computation``), and with ``parallel`` from
+:func:`mdlnas.distributed.data_parallel`: under torchrun each rank steps on its shard of
+every batch and the gradients are averaged; with one process those hooks do nothing.
 With ``lam = 0`` and deterministic weights this is plain DARTS (Liu et al. 2019).
-Under torchrun each rank steps on its shard of every batch and the gradients are averaged
-(:mod:`mdlnas.distributed`); with one process those hooks do nothing.
 """
 
 from __future__ import annotations
@@ -21,21 +26,33 @@ from typing import Any
 import numpy as np
 import torch
 
-from mdlnas import distributed
-from mdlnas.config import SearchConfig, SpaceConfig, batch_size_for
+from mdlnas.config import HypergradientMethod, SearchConfig, SpaceConfig, batch_size_for
 from mdlnas.data.bundle import DataBundle
 from mdlnas.device import resolve_device
+from mdlnas.distributed import OneProcess, data_parallel
 from mdlnas.errors import ConfigError, SearchError
+from mdlnas.search import hypergradient as fast
 from mdlnas.search.batches import cycle, to_tensors
 from mdlnas.search.evaluation import score
-from mdlnas.search.functional import evaluate_free_energy, make_objective
-from mdlnas.search.hypergradient import hypergradient
+from mdlnas.search.functional import BatchObjective
+from mdlnas.search.method import (
+    ChangeMonitor,
+    DescriptionLength,
+    HyperGradient,
+    Objectives,
+    bilevel_step,
+    derive_genotype,
+    expected_description_length,
+    flatten,
+    hypergradient,
+    relative_change,
+    settled,
+)
 from mdlnas.search.optim import adam
-from mdlnas.search.stopping import ChangeMonitor, flatten, relative_change
-from mdlnas.space.genotype import Genotype, derive_genotype
+from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import count_weights
 from mdlnas.space.supernet import Supernet
-from mdlnas.space.variational import common_noise, noise_rows, optimizer_groups
+from mdlnas.space.variational import optimizer_groups
 
 LN2 = math.log(2.0)
 
@@ -97,19 +114,24 @@ def alpha_entropy(gammas: dict[str, torch.Tensor]) -> float:
     return float(-(rows * rows.clamp_min(1e-12).log()).sum(-1).mean())
 
 
-# Below this many nats per weight a price counts as nothing: an unneeded op drifts towards
-# 0, where a relative change is noise.
-SETTLED_FLOOR = 0.05
+@dataclass(frozen=True)
+class Computation:
+    """How a search computes the two costly parts of the method: the description length in
+    its objectives and the hypergradient in its architecture step."""
+
+    description_length: DescriptionLength
+    hypergradient: HyperGradient
 
 
-def settled(previous: dict[str, float], current: dict[str, float], tol: float) -> bool:
-    """Whether every entry of ``current`` differs from ``previous`` by at most ``tol``
-    relative to its size (at least :data:`SETTLED_FLOOR` nats): the calibration's test of
-    the description length per weight."""
-    if not current or set(previous) != set(current):
-        return not current  # nothing to calibrate (point weights) is settled at once
-    return all(abs(current[k] - previous[k]) <= tol * max(abs(previous[k]), SETTLED_FLOOR)
-               for k in current)
+def fast_computation(method: HypergradientMethod = "exact") -> Computation:
+    """The search's default: the fused description length and the fast hypergradient
+    (``method``: ``"exact"`` or DARTS's finite difference ``"fd"``)."""
+
+    return Computation(Supernet.description_length, fast.fast_hypergradient(method))
+
+
+# The method file's plain versions, which the fast ones are tested equal to.
+REFERENCE = Computation(expected_description_length, hypergradient)
 
 
 def lam_in_epoch(config: SearchConfig, epoch: int) -> float:
@@ -125,8 +147,14 @@ def lam_in_epoch(config: SearchConfig, epoch: int) -> float:
 class BilevelSearch:
     """The search's whole state, stepped one epoch at a time (so it can be checkpointed)."""
 
-    def __init__(self, data: DataBundle, space: SpaceConfig, config: SearchConfig) -> None:
+    def __init__(self, data: DataBundle, space: SpaceConfig, config: SearchConfig, *,
+                 computation: Computation | None = None,
+                 parallel: OneProcess | None = None) -> None:
+        """``computation``: :func:`fast_computation` by default (:data:`REFERENCE` runs the
+        method file's plain versions); ``parallel``: :func:`data_parallel` by default."""
         self.data, self.space, self.config = data, space, config
+        self.computation = computation or fast_computation(config.hypergradient)
+        self.parallel = parallel or data_parallel()
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
@@ -139,11 +167,11 @@ class BilevelSearch:
             raise SearchError("the search needs at least 2 training and 1 validation example")
         self.m = len(self.train_split)
         self.batch_size = batch_size_for(config.batch_size, self.m, largest=128)
-        self.min_rows = distributed.min_batch_rows()
+        self.min_rows = self.parallel.min_batch_rows()
         smallest = min(self.batch_size, len(self.val_split))
         if smallest < self.min_rows:
             raise ConfigError(
-                f"{distributed.world_size()} processes need batches of at least "
+                f"{self.parallel.world} processes need batches of at least "
                 f"{self.min_rows} rows (2 per process), but a batch has {smallest}; "
                 "raise --batch-size or use fewer processes"
             )
@@ -210,65 +238,46 @@ class BilevelSearch:
 
     def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
-        train_seed, val_seed = self._noise_seed(), self._noise_seed()
-        if not self.arch_frozen:
-            self._architecture_step(train_batch, val_batch, train_seed, val_seed)
-        return self._weight_step(train_batch)
-
-    def _architecture_step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
-                           val_batch: tuple[torch.Tensor, torch.Tensor],
-                           train_seed: int, val_seed: int) -> None:
-        """α ← α − η_α · ∇_α F_val(w − ξ ∇_w F_train(w, α), α), one noise stream per batch
-        shared by all of the hypergradient's evaluations. BatchNorm normalises by each
-        batch but its running statistics are left alone: they belong to the weights'
-        training data, not to validation batches or the perturbed weights w′, w ± εv."""
-        cfg, model, lam = self.config, self.model, self.lam
-        weights, alphas = model.weight_parameters(), model.arch_parameters()
-        # this rank's rows of each batch (all of them for one process)
-        train_part = distributed.shard(len(train_batch[0]))
-        val_part = distributed.shard(len(val_batch[0]))
-        f_train = make_objective(model, *train_batch, lam=lam, m=self.m,
-                                 noise_seed=train_seed, shard=train_part)
-        f_val = make_objective(model, *val_batch, lam=lam, m=self.m,
-                               noise_seed=val_seed, shard=val_part)
-        with model.frozen_statistics():
-            grads = hypergradient(f_train, f_val, weights, alphas, cfg.xi, cfg.hypergradient,
-                                  reduce=distributed.average)
-        self.a_opt.zero_grad(set_to_none=True)
-        for a, g in zip(alphas, grads, strict=True):
-            a.grad = g.detach()
-        self.a_opt.step()
-        if not all(bool(torch.isfinite(a).all()) for a in alphas):
+        moves_alpha = not self.arch_frozen
+        loss, nll = bilevel_step(
+            self.model, self.w_opt, self.a_opt, self._objectives(train_batch, val_batch),
+            xi=self.config.xi, grad_clip=self.config.grad_clip, move_alpha=moves_alpha,
+            hypergradient=self.computation.hypergradient, parallel=self.parallel,
+        )
+        if moves_alpha and not all(bool(torch.isfinite(a).all())
+                                   for a in self.model.arch_parameters()):
             raise SearchError(
                 f"the architecture parameters α became NaN or infinite in epoch "
                 f"{self.epoch + 1}; likely causes: too large a ξ or --alpha-lr, or "
                 "unscaled input data"
             )
-
-    def _weight_step(self, train_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
-        """β ← β − η_β · ∇_β F_train(β, α), with a fresh sample of the weights' noise;
-        returns the loss and NLL."""
-        cfg, model, lam = self.config, self.model, self.lam
-        weights = model.weight_parameters()
-        train_part = distributed.shard(len(train_batch[0]))
-        self.w_opt.zero_grad(set_to_none=True)
-        with (common_noise(self._noise_seed(), self.device),
-              noise_rows(train_part.start, train_part.total)):
-            energy = evaluate_free_energy(model, *train_part.rows(*train_batch), lam=lam,
-                                          m=self.m, nll_weight=train_part.nll_weight)
-        torch.autograd.backward(energy.total)
-        # The loss travels with the gradients: every rank judges the whole batch's loss,
-        # so a NaN on one shard stops all ranks together instead of leaving them waiting.
-        total, nll = distributed.average_gradients(weights, [energy.total, energy.nll])
-        if not math.isfinite(total):
+        if not math.isfinite(loss):
             raise SearchError(
-                f"the training loss became {total} in epoch {self.epoch + 1}; "
+                f"the training loss became {loss} in epoch {self.epoch + 1}; "
                 "likely causes: a learning rate too high (lower --w-lr / --alpha-lr), "
                 "too large a ξ, or unscaled input data"
             )
-        torch.nn.utils.clip_grad_norm_(weights, cfg.grad_clip)
-        self.w_opt.step()
-        return total, nll
+        return loss, nll
+
+    def _objectives(self, train_batch: tuple[torch.Tensor, torch.Tensor],
+                    val_batch: tuple[torch.Tensor, torch.Tensor]) -> Objectives:
+        """The step's objectives on this rank's rows of each batch (all of them for one
+        process): one noise stream per batch, shared by all of the hypergradient's
+        evaluations (common random numbers), and a fresh one for the weight step."""
+        train_seed, val_seed, weight_seed = (self._noise_seed() for _ in range(3))
+        train_part = self.parallel.shard(len(train_batch[0]))
+        val_part = self.parallel.shard(len(val_batch[0]))
+        settings: dict[str, Any] = {
+            "lam": self.lam, "m": self.m,
+            "description_length": self.computation.description_length,
+        }
+        f_train = BatchObjective(self.model, *train_batch, noise_seed=train_seed,
+                                 shard=train_part, **settings)
+        f_val = BatchObjective(self.model, *val_batch, noise_seed=val_seed, shard=val_part,
+                               **settings)
+        f_weights = BatchObjective(self.model, *train_batch, noise_seed=weight_seed,
+                                   shard=train_part, **settings)
+        return Objectives(f_train, f_val, weights=f_weights.energy)
 
     def run_epoch(self) -> EpochRecord:
         start = time.perf_counter()
@@ -282,8 +291,8 @@ class BilevelSearch:
             loss, nll = self._step(train_batch, next(val_batches))
             losses.append(loss)
             nlls.append(nll)
-        distributed.average_buffers(model)  # each rank's BatchNorm saw only its shards
-        distributed.check_lockstep(self.epoch + 1, list(model.parameters()))
+        self.parallel.average_buffers(model)  # each rank's BatchNorm saw only its shards
+        self.parallel.check_lockstep(self.epoch + 1, list(model.parameters()))
         # the stopping rule watches the weights' means: their widths ρ are on a log scale
         # and, far larger in norm, would hide how much the weights themselves still move
         w_change = relative_change(before_w, flatten(model.weight_means()))

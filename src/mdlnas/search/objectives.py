@@ -1,17 +1,11 @@
-"""The objectives of the bilevel problem (docs/METHOD.md).
+"""The data term of the free energy: the negative log-likelihood of a batch.
 
-    F_train = E_Q[NLL(D_train)] / m      + λ · DL(β, α) / m
-    F_val   = E_Q[NLL(D_val)]   / |D_val| + λ · DL(β, α) / m
-
-Both are estimated on mini-batches: the mean NLL of the batch estimates the per-example
-expected NLL. ``m`` is always the size of the training set, so the complexity term is the
-same in both and means "nats of description per training example".
+The free energy itself, ``NLL + λ · DL / m``, is :func:`mdlnas.search.method.free_energy`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -37,16 +31,3 @@ def mean_nll(outputs: Tensor, targets: Tensor, task: Task, log_noise: Tensor | N
         + log_noise
         + 0.5 * residual.pow(2) * torch.exp(-2 * log_noise)
     ).mean()
-
-
-@dataclass(frozen=True)
-class FreeEnergy:
-    """One evaluation of an objective and its parts (all in nats)."""
-
-    total: Tensor  # nll + lam * dl / m
-    nll: Tensor  # mean NLL per example
-    dl: Tensor  # description length of the network
-
-
-def free_energy(nll: Tensor, dl: Tensor, lam: float, m: int) -> FreeEnergy:
-    return FreeEnergy(nll + (lam / m) * dl, nll, dl)

@@ -15,7 +15,6 @@ from torch import Tensor, nn
 from mdlnas.config import BayesConfig
 from mdlnas.errors import GenotypeError
 from mdlnas.space.ops import OpContext, build_op
-from mdlnas.space.variational import total_kl
 
 
 def cell_edges(n_nodes: int) -> list[tuple[int, int]]:
@@ -72,15 +71,6 @@ class MixedOp(nn.Module):
             )
         return self.ops[self.active.index(op_index)]
 
-    def expected_kl(self, weights: Tensor) -> Tensor:
-        """``Σ_o γ_o · KL_o`` in nats: an op that is not picked costs nothing to describe,
-        and parameter-free ops (``zero``, pooling, identity) cost nothing at all."""
-        total = weights.new_zeros(())
-        for i, op in zip(self.active, self.ops, strict=True):
-            if any(True for _ in op.parameters()):
-                total = total + weights[i] * total_kl(op)
-        return total
-
 
 class SearchCell(nn.Module):
     """One cell of the supernet: ``n_nodes`` nodes over mixed-op edges."""
@@ -115,10 +105,6 @@ class SearchCell(nn.Module):
             assert total is not None
             nodes.append(total)
         return nodes[-1]
-
-    def expected_kl(self, weights: Tensor) -> Tensor:
-        terms = [m.expected_kl(w) for m, w in zip(self.mixed_ops(), weights, strict=True)]
-        return torch.stack(terms).sum()
 
     # -- one discrete path (weight sharing: ENAS, random search with shared weights) -----
     def forward_path(self, x: Tensor, path: Sequence[int | None]) -> Tensor:

@@ -2,8 +2,9 @@
 
     DL = KL(frame weights) + Σ_cells Σ_e Σ_o γ_e,o · KL_e,o          (nats)
 
-Written op by op (:meth:`SearchCell.expected_kl`) this is about ten small tensor
-operations per weight tensor, and a search evaluates it in every forward pass: on the MLP
+Written op by op (:func:`mdlnas.search.method.expected_description_length`, the
+method's reference) this is about ten small tensor operations per weight tensor, and a
+search evaluates it in every forward pass: on the MLP
 space it cost as much as the supernet's forward pass itself. Here every posterior mean
 and width is concatenated into one vector, the per-element KL is computed once, and each
 element is weighed by the mixing weight of the op that owns it (1 for the frame's weights,

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
-from mdlnas.config import DeriveRule, SpaceConfig
+from mdlnas.config import SpaceConfig
 from mdlnas.errors import ConfigError, GenotypeError
-from mdlnas.space.cell import cell_edges
 from mdlnas.space.ops import OPS
 
 SCHEMA = "mdlnas.genotype"
@@ -339,121 +336,3 @@ def _int_list(raw: Mapping[str, Any], key: str, where: str = "") -> list[int]:
     if not all(_is_int(v) for v in values):
         raise _malformed(where, key, "a list of integers", values)
     return values
-
-
-# -- derivation from α -----------------------------------------------------------------
-def derive_cell(
-    gamma: np.ndarray, ops: Sequence[str], n_nodes: int, rule: DeriveRule = "mdl", top_k: int = 2,
-    allow_empty: bool = False,
-) -> CellGenotype:
-    """Discretise one cell's mixing weights ``gamma`` (``(n_edges, n_ops)``).
-
-    ``mdl``: γ is a distribution over architectures in which an edge is absent with
-    probability ``γ_zero``. An edge that is more likely absent than present
-    (``γ_zero ≥ ½``) disappears: it does not pay for its description length; every other
-    edge keeps its most probable non-zero op. (The argmax over all ops, ``zero`` included,
-    drops an edge whose non-zero mass is spread over several similar ops: on MNIST-1D it
-    cut every edge of a normal cell whose γ_zero was 0.23-0.29.) A node whose inputs all
-    disappeared but whose own outgoing edges stayed is fed by its strongest non-zero input: in the
-    supernet such a node still carried a small signal, which the ops after it (each ending
-    in BatchNorm) rescaled and used, so cutting it would drop what the search chose after
-    it. Nodes left without inputs, or without a path to the output, are removed; if the
-    output would be disconnected, the cell is empty when ``allow_empty`` (a space with a
-    direct path: the linear model), else the strongest non-zero edge into it from a live
-    node is kept.
-    ``darts``: every node keeps its ``top_k`` incoming edges ranked by their strongest
-    non-zero op, each with that op (Liu et al. 2019).
-    """
-    gamma = np.asarray(gamma, dtype=np.float64)
-    edges = cell_edges(n_nodes)
-    if gamma.shape != (len(edges), len(ops)):
-        raise GenotypeError(
-            f"mixing weights have shape {gamma.shape}, expected {(len(edges), len(ops))}"
-        )
-    nonzero = [i for i, name in enumerate(ops) if name != "zero"]
-
-    def best_nonzero(row: np.ndarray) -> tuple[float, str]:
-        i = max(nonzero, key=lambda j: row[j])
-        return float(row[i]), ops[i]
-
-    if rule == "darts":
-        chosen: dict[tuple[int, int], str] = {}
-        for dst in range(1, n_nodes + 1):
-            incoming = [(k, s) for k, (s, d) in enumerate(edges) if d == dst]
-            ranked = sorted(incoming, key=lambda ks: -best_nonzero(gamma[ks[0]])[0])
-            for k, src in ranked[:top_k]:
-                chosen[(src, dst)] = best_nonzero(gamma[k])[1]
-        # The cell's output is its last node, so a node with no path to it is dead weight.
-        return _cell(_prune(chosen, n_nodes), n_nodes)
-    if rule != "mdl":
-        raise ConfigError(f"derive rule must be 'mdl' or 'darts', got {rule!r}")
-
-    absent = ops.index("zero") if "zero" in ops else None
-    nonzero_edges = {
-        (s, d): best_nonzero(gamma[k])[1] for k, (s, d) in enumerate(edges)
-        if absent is None or gamma[k, absent] < 0.5
-    }
-    fed = {0}
-    for node in range(1, n_nodes + 1):  # edges go forward: one sweep in node order
-        if any(s in fed for s, d in nonzero_edges if d == node):
-            fed.add(node)
-        elif any(s == node for s, _ in nonzero_edges):  # starved, but chosen after
-            candidates = [(k, s) for k, (s, d) in enumerate(edges) if d == node and s in fed]
-            k, src = max(candidates, key=lambda ks: best_nonzero(gamma[ks[0]])[0])
-            nonzero_edges[(src, node)] = best_nonzero(gamma[k])[1]
-            fed.add(node)
-    kept = _prune(nonzero_edges, n_nodes)
-    if not any(d == n_nodes for _, d in kept) and not allow_empty:
-        # Keep the output connected: the strongest non-zero edge from a live node. Live
-        # means fed by the unpruned edges: pruning has already dropped every node, since
-        # none reaches the output yet.
-        live = _fed(nonzero_edges, n_nodes)
-        candidates = [(k, s) for k, (s, d) in enumerate(edges) if d == n_nodes and s in live]
-        k, src = max(candidates, key=lambda ks: best_nonzero(gamma[ks[0]])[0])
-        nonzero_edges[(src, n_nodes)] = best_nonzero(gamma[k])[1]
-        kept = _prune(nonzero_edges, n_nodes)
-    return _cell(kept, n_nodes)
-
-
-def _cell(edges: dict[tuple[int, int], str], n_nodes: int) -> CellGenotype:
-    ordered = sorted(edges.items(), key=lambda item: (item[0][1], item[0][0]))
-    return CellGenotype(n_nodes, tuple(Edge(s, d, op) for (s, d), op in ordered))
-
-
-def _fed(edges: Mapping[tuple[int, int], str], n_nodes: int) -> set[int]:
-    """Nodes reachable from the input (node 0) along ``edges``."""
-    fed = {0}
-    for dst in range(1, n_nodes + 1):  # edges go forward, so one sweep settles it
-        if any(s in fed for s, d in edges if d == dst):
-            fed.add(dst)
-    return fed
-
-
-def _prune(edges: dict[tuple[int, int], str], n_nodes: int) -> dict[tuple[int, int], str]:
-    """Drop edges out of nodes with no input and into nodes with no path to the output."""
-    fed = _fed(edges, n_nodes)
-    useful = {n_nodes}
-    for src in range(n_nodes - 1, -1, -1):
-        if any(d in useful for s, d in edges if s == src):
-            useful.add(src)
-    return {(s, d): op for (s, d), op in edges.items() if s in fed and d in useful}
-
-
-def derive_genotype(
-    gammas: Mapping[str, np.ndarray],
-    space: SpaceConfig,
-    task: Literal["classification", "regression"],
-    input_shape: tuple[int, ...],
-    output_dim: int,
-    rule: DeriveRule = "mdl",
-    top_k: int = 2,
-) -> Genotype:
-    """A genotype from the mixing weights of each cell type (``"normal"``, ``"reduce"``)."""
-    cells = {
-        kind: derive_cell(gammas[kind], space.ops, space.n_nodes, rule, top_k,
-                          allow_empty=space.direct_path)
-        for kind in CELL_TYPES
-        if kind in gammas
-    }
-    return Genotype(space, task, tuple(input_shape), output_dim, cells["normal"],
-                    cells.get("reduce"))

@@ -144,23 +144,15 @@ class Supernet(NetworkFrame):
         """Expected description length in nats:
         ``KL(direct path) + P(cells) · KL(stem, transitions, head) + Σ_e Σ_o γ_e,o · KL_e,o``
         (without a direct path, ``P(cells)`` is 1), computed fused
-        (:mod:`mdlnas.space.description`; :meth:`description_length_by_op` is the same sum
-        written op by op)."""
+        (:mod:`mdlnas.space.description`; the method's reference,
+        :func:`mdlnas.search.method.expected_description_length`, is the same sum written
+        op by op, and the tests hold the two equal)."""
         gammas = self.mixing_weights()
         parts = [gammas["reduce" if reduction else "normal"].reshape(-1)
                  for _, reduction in self.plan]  # (cells * edges * ops,)
         if self.direct is not None:
             parts.insert(0, self.deep_probability(gammas).reshape(1))
         return self._fused_dl(torch.cat(parts))
-
-    def description_length_by_op(self) -> Tensor:
-        gammas = self.mixing_weights()
-        total = (self.direct_kl() + self.deep_probability(gammas) * self.fixed_kl()).to(
-            self.alpha_normal.dtype)
-        for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
-            assert isinstance(cell, SearchCell)
-            total = total + cell.expected_kl(gammas["reduce" if reduction else "normal"])
-        return total
 
     def _description_plan(self) -> FusedDescriptionLength:
         """Which weights each mixing weight γ_(cell, edge, op) pays for. Group 0 is paid

@@ -24,8 +24,9 @@ import numpy as np
 from mdlnas.config import SpaceConfig
 from mdlnas.data.bundle import DataBundle
 from mdlnas.errors import GenotypeError
+from mdlnas.search.method import derive_genotype
 from mdlnas.space.cell import cell_edges
-from mdlnas.space.genotype import CELL_TYPES, Genotype, derive_genotype
+from mdlnas.space.genotype import CELL_TYPES, Genotype
 
 Choices = tuple[int, ...]
 

@@ -22,7 +22,8 @@ from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError, SearchError
 from mdlnas.search.batches import to_tensors
 from mdlnas.search.evaluation import Scores, score
-from mdlnas.search.objectives import free_energy, mean_nll
+from mdlnas.search.method import free_energy
+from mdlnas.search.objectives import mean_nll
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights, nonzero_weights
 from mdlnas.space.variational import noise_rows, optimizer_groups, total_kl
