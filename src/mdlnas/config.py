@@ -13,6 +13,8 @@ from typing import Literal, TypeGuard
 from mdlnas.errors import ConfigError
 from mdlnas.settings import check_settings, setting
 
+# What the network predicts: class probabilities (cross-entropy) or a value (Gaussian NLL).
+Task = Literal["classification", "regression"]
 HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
 SigmaInit = Literal["absolute", "relative"]

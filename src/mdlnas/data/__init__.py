@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from mdlnas.data.bundle import DataBundle, Scaling, Split, Task
+from mdlnas.config import Task
+from mdlnas.data.bundle import DataBundle, Scaling, Split
 from mdlnas.data.catalog import DATASETS, FILE_FORMATS, dataset_names, load, load_data
 from mdlnas.data.config import DataConfig
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mdlnas.data.bundle import DataBundle, Scaling, Split, Task
+from mdlnas.config import Task
+from mdlnas.data.bundle import DataBundle, Scaling, Split
 from mdlnas.data.config import DataConfig
 from mdlnas.data.scaling import fit_scaling
 from mdlnas.data.split import Index, PartSizes, plan_sizes, split_indices

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from mdlnas.config import Task
 from mdlnas.errors import DataError
 
 if TYPE_CHECKING:
     from mdlnas.data.encoding import FeatureEncoding
-
-Task = Literal["classification", "regression"]
 
 
 @dataclass(frozen=True)

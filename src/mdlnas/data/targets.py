@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from mdlnas.data.bundle import Task
+from mdlnas.config import Task
 from mdlnas.data.config import TaskOption
 from mdlnas.errors import DataError
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mdlnas.config import Task
 from mdlnas.search.batches import TensorSplit
-from mdlnas.search.objectives import Task, mean_nll
+from mdlnas.search.objectives import mean_nll
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mdlnas.config import DeriveRule, SpaceConfig
+from mdlnas.config import DeriveRule, SpaceConfig, Task
 from mdlnas.distributed import OneProcess
 from mdlnas.errors import ConfigError, GenotypeError
 from mdlnas.search.objectives import mean_nll
@@ -331,7 +331,7 @@ def _prune(edges: dict[tuple[int, int], str], n_nodes: int) -> dict[tuple[int, i
 
 def derive_genotype(
     gammas: Mapping[str, np.ndarray], space: SpaceConfig,
-    task: Literal["classification", "regression"], input_shape: tuple[int, ...],
+    task: Task, input_shape: tuple[int, ...],
     output_dim: int, rule: DeriveRule = "mdl", top_k: int = 2,
 ) -> Genotype:
     """A genotype from the mixing weights of each cell type (``"normal"``, ``"reduce"``)."""

@@ -6,13 +6,12 @@ The free energy itself, ``NLL + λ · DL / m``, is :func:`mdlnas.search.method.f
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-Task = Literal["classification", "regression"]
+from mdlnas.config import Task
 
 
 def mean_nll(outputs: Tensor, targets: Tensor, task: Task, log_noise: Tensor | None) -> Tensor:

@@ -13,22 +13,13 @@ for the stem and head in proportion to the probability that the cell is connecte
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import Tensor, nn
 
-from mdlnas.config import BayesConfig, SpaceConfig
+from mdlnas.config import BayesConfig, SpaceConfig, Task
 from mdlnas.errors import ConfigError
+from mdlnas.space.ops import batch_norm
 from mdlnas.space.variational import VariationalConv, VariationalLinear, total_kl
-
-Task = Literal["classification", "regression"]
-
-
-def _norm(dim: int, channels: int) -> nn.Module:
-    return nn.BatchNorm2d(channels, affine=False) if dim == 2 else nn.BatchNorm1d(
-        channels, affine=False
-    )
 
 
 def channel_plan(space: SpaceConfig) -> list[tuple[int, bool]]:
@@ -89,7 +80,7 @@ class NetworkFrame(nn.Module):
             self.stem = VariationalLinear(in_channels, c0, bayes)
         else:
             conv = VariationalConv(dim, in_channels, c0, 3, bayes, padding=1)
-            self.stem = nn.Sequential(conv, _norm(dim, c0))
+            self.stem = nn.Sequential(conv, batch_norm(dim, c0))
         self.plan = channel_plan(space)
         previous = c0
         for width, _ in self.plan:
@@ -98,7 +89,8 @@ class NetworkFrame(nn.Module):
             else:
                 # Widening happens here, once, so every edge of a cell keeps its width.
                 self.transitions.append(nn.Sequential(
-                    nn.ReLU(), VariationalConv(dim, previous, width, 1, bayes), _norm(dim, width)
+                    nn.ReLU(), VariationalConv(dim, previous, width, 1, bayes),
+                    batch_norm(dim, width),
                 ))
             previous = width
         self.head_linear = VariationalLinear(previous, output_dim, bayes)

@@ -13,9 +13,9 @@ import reprlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from mdlnas.config import SpaceConfig
+from mdlnas.config import SpaceConfig, Task
 from mdlnas.errors import ConfigError, GenotypeError
 from mdlnas.space.ops import OPS
 
@@ -46,7 +46,7 @@ class CellGenotype:
 @dataclass(frozen=True)
 class Genotype:
     space: SpaceConfig
-    task: Literal["classification", "regression"]
+    task: Task
     input_shape: tuple[int, ...]
     output_dim: int
     normal: CellGenotype

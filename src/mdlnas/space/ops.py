@@ -42,7 +42,7 @@ class OpDef:
 OPS: Registry[OpDef] = Registry("op")
 
 
-def _norm(dim: int, channels: int) -> nn.Module:
+def batch_norm(dim: int, channels: int) -> nn.Module:
     # Non-affine BatchNorm, as in DARTS's search: it keeps the scale of summed edges in
     # check without adding weights whose description length would have to be charged.
     if dim == 2:
@@ -111,7 +111,7 @@ def _relu_conv_norm(ctx: OpContext, kernel: int, dilation: int = 1) -> nn.Module
     return nn.Sequential(
         nn.ReLU(),
         _conv(ctx, c, c, kernel, stride=ctx.stride, padding=pad, dilation=dilation),
-        _norm(ctx.dim, c),
+        batch_norm(ctx.dim, c),
     )
 
 
@@ -123,7 +123,7 @@ def _dil_conv(ctx: OpContext, kernel: int, dilation: int, stride: int) -> nn.Mod
         nn.ReLU(),
         _conv(ctx, c, c, kernel, stride=stride, padding=pad, dilation=dilation, groups=c),
         _conv(ctx, c, c, 1),
-        _norm(ctx.dim, c),
+        batch_norm(ctx.dim, c),
     )
 
 
@@ -140,14 +140,14 @@ def _identity(ctx: OpContext) -> nn.Module:
     # stand-in is a strided 1x1 projection (DARTS's factorized reduce plays this role).
     return nn.Sequential(
         nn.ReLU(), _conv(ctx, ctx.channels, ctx.channels, 1, stride=ctx.stride),
-        _norm(ctx.dim, ctx.channels),
+        batch_norm(ctx.dim, ctx.channels),
     )
 
 
 @_op("linear", {0})
 def _linear(ctx: OpContext) -> nn.Module:
     c = ctx.channels
-    return nn.Sequential(nn.ReLU(), VariationalLinear(c, c, ctx.bayes), _norm(0, c))
+    return nn.Sequential(nn.ReLU(), VariationalLinear(c, c, ctx.bayes), batch_norm(0, c))
 
 
 @_op("linear_bottleneck", {0})
@@ -158,7 +158,7 @@ def _linear_bottleneck(ctx: OpContext) -> nn.Module:
         VariationalLinear(c, narrow, ctx.bayes),
         nn.ReLU(),
         VariationalLinear(narrow, c, ctx.bayes),
-        _norm(0, c),
+        batch_norm(0, c),
     )
 
 

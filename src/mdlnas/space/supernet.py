@@ -17,11 +17,11 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
-from mdlnas.config import BayesConfig, SpaceConfig
+from mdlnas.config import BayesConfig, SpaceConfig, Task
 from mdlnas.errors import GenotypeError
 from mdlnas.space.cell import SearchCell, cell_edges, connection_probability
 from mdlnas.space.description import FusedDescriptionLength, variational_parameters
-from mdlnas.space.frame import NetworkFrame, Task
+from mdlnas.space.frame import NetworkFrame
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.variational import total_kl
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from mdlnas.config import SpaceConfig
+from mdlnas.config import SpaceConfig, Task
 from mdlnas.data.bundle import DataBundle
 from mdlnas.errors import GenotypeError
 from mdlnas.search.method import derive_genotype
@@ -36,7 +35,7 @@ class ArchitectureCoding:
     """Maps decision sequences of one space and dataset to genotypes and back."""
 
     space: SpaceConfig
-    task: Literal["classification", "regression"]
+    task: Task
     input_shape: tuple[int, ...]
     output_dim: int
 
