@@ -10,7 +10,6 @@ the rows to predict from a table or NPZ file, encoding a table's columns as the 
 from __future__ import annotations
 
 import csv
-import zipfile
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -24,7 +23,7 @@ from torch.func import functional_call
 from mdlnas.data import DataBundle, Scaling, load
 from mdlnas.data.encoding import ENCODING_FILE, Column, FeatureEncoding
 from mdlnas.data.sources.files import existing_file
-from mdlnas.data.sources.npz_file import FEATURES_KEY
+from mdlnas.data.sources.npz_file import FEATURES_KEY, read_arrays
 from mdlnas.data.sources.table_file import SUFFIXES as TABLE_SUFFIXES
 from mdlnas.data.sources.table_file import Table, read_table
 from mdlnas.data.targets import check_finite_features
@@ -216,21 +215,7 @@ def _columns_by_position(table: Table, encoding: FeatureEncoding, file: Path) ->
 
 
 def read_npz_features(file: Path) -> NDArray[Any]:
-    if not zipfile.is_zipfile(file):  # np.load would otherwise try it as a pickle
-        raise DataError(f"cannot read NPZ file {file}: not a zip archive written by np.savez")
-    try:
-        with np.load(file, allow_pickle=False) as archive:  # a pickle could run code
-            if FEATURES_KEY not in archive.files:
-                raise DataError(
-                    f"NPZ file {file} has no array {FEATURES_KEY!r} of rows to predict; it "
-                    f"holds: {', '.join(archive.files) or 'nothing'}. Save it with "
-                    f"np.savez(path, {FEATURES_KEY}=...)"
-                )
-            x: NDArray[Any] = archive[FEATURES_KEY]
-    except DataError:
-        raise
-    except Exception as exc:  # a damaged or foreign archive fails in many ways, one meaning
-        raise DataError(f"cannot read NPZ file {file}: {exc}") from None
+    x = read_arrays(file, (FEATURES_KEY,))[FEATURES_KEY]
     if x.dtype.kind not in "biuf":
         raise DataError(f"NPZ file {file}: {FEATURES_KEY} must be numeric, got dtype {x.dtype}")
     return x

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,21 +24,23 @@ FEATURES_KEY = "X"
 DEFAULT_TARGET_KEY = "y"
 
 
-def read_npz(file: Path, target_key: str) -> tuple[NDArray[np.generic], NDArray[np.generic]]:
-    """The feature and target arrays of ``file``, checked for shape and type."""
+def read_arrays(file: Path, keys: Sequence[str]) -> dict[str, NDArray[np.generic]]:
+    """The arrays ``keys`` of the NPZ archive ``file``, without pickles; every way a file
+    can fail to be such an archive is one :class:`DataError` that names the file."""
     if not zipfile.is_zipfile(file):  # np.load would try it as a pickle instead
         raise DataError(f"cannot read NPZ file {file}: not a zip archive written by np.savez")
     try:
         # No pickles: loading one runs arbitrary code from the file.
         with np.load(file, allow_pickle=False) as archive:
-            keys = list(archive.files)
-            missing = [key for key in (FEATURES_KEY, target_key) if key not in keys]
+            held = list(archive.files)
+            missing = [key for key in keys if key not in held]
             if missing:
+                wanted = ", ".join(f"{key}=..." for key in keys)
                 raise DataError(
                     f"NPZ file {file} lacks the array(s) {', '.join(missing)}; it holds: "
-                    f"{', '.join(keys) or 'nothing'}. Save it with np.savez(path, X=..., y=...)"
+                    f"{', '.join(held) or 'nothing'}. Save it with np.savez(path, {wanted})"
                 )
-            x, y = archive[FEATURES_KEY], archive[target_key]
+            return {key: archive[key] for key in keys}
     except DataError:
         raise
     except MemoryError:  # a (possibly crafted) .npy header declares an enormous array
@@ -52,7 +55,12 @@ def read_npz(file: Path, target_key: str) -> tuple[NDArray[np.generic], NDArray[
     # same to the user.
     except Exception as error:
         raise DataError(f"cannot read NPZ file {file}: {error}") from None
-    return _checked(file, x, y, target_key)
+
+
+def read_npz(file: Path, target_key: str) -> tuple[NDArray[np.generic], NDArray[np.generic]]:
+    """The feature and target arrays of ``file``, checked for shape and type."""
+    arrays = read_arrays(file, (FEATURES_KEY, target_key))
+    return _checked(file, arrays[FEATURES_KEY], arrays[target_key], target_key)
 
 
 def _checked(
