@@ -23,6 +23,7 @@ def _run(out: Path, seed: int) -> tuple[str, dict[str, torch.Tensor], dict[str, 
     return (out / "genotype.json").read_text(), alphas, evaluation
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_other_seed_other_result(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -90,6 +90,7 @@ def _epochs_done(run_dir: Path) -> int:
     return len(load_checkpoint(path)["history"]) if path.is_file() else 0
 
 
+@pytest.mark.slow
 def test_two_nodes_without_a_shared_directory_search_resume_and_retrain(
     tmp_path: Path,
 ) -> None:

@@ -29,6 +29,7 @@ def test_every_block_is_runnable_and_there_are_both_kinds() -> None:
     assert set(kinds) == set(RUNNABLE), kinds
 
 
+@pytest.mark.slow
 def test_api_doc_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("onnxruntime", reason="the export example runs the ONNX graph")
     monkeypatch.chdir(tmp_path)  # the examples write files into the working directory

@@ -38,6 +38,7 @@ def run_command(line: str) -> None:
         Path(target.strip()).write_text(out.getvalue())
 
 
+@pytest.mark.slow
 def test_every_tutorial_block_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("sklearn")
     monkeypatch.chdir(tmp_path)

@@ -39,6 +39,7 @@ SKIPPED_BY_SKLEARN = ("pandas", "array_api", "SCIPY_ARRAY_API")
     [MDLNASClassifier(**FAST), MDLNASRegressor(**FAST)],
     ids=["classifier", "regressor"],
 )
+@pytest.mark.slow
 def test_check_estimator_passes_without_waivers(estimator: Any) -> None:
     # Raises at the first failing check; the score checks (accuracy > 0.83 on blobs, R² >
     # 0.5 on make_regression) are why FAST raises the retraining learning rate: at the

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from benchmarks.scaleout import clean_exit_runs, run, torchrun_command
@@ -30,6 +31,7 @@ def _gammas(run_dir: Path) -> dict[str, np.ndarray]:
     return {k: torch.softmax(v, -1).numpy() for k, v in model.items() if "alpha" in k}
 
 
+@pytest.mark.slow
 def test_torchrun_search_matches_one_process_exits_cleanly_and_resumes(
     tmp_path: Path,
 ) -> None:

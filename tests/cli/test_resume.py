@@ -44,6 +44,7 @@ def _alphas(run_dir: Path) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in model.items() if "alpha" in k}
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path: Path) -> None:
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     reference = _cli(*SEARCH, "--out", str(whole))
