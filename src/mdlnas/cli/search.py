@@ -132,11 +132,12 @@ def _after_search(
     tensorboard: TensorBoardLogger | None = None,
 ) -> dict[str, Any]:
     from mdlnas.workflow import read_json, run_train
+    from mdlnas.workflow.run_dir import SUMMARY_FILE
 
     say = progress(args)
 
     def report() -> dict[str, Any]:
-        summary = read_json(out / "summary.json")
+        summary = read_json(out / SUMMARY_FILE)
         summary["run_dir"] = str(out)
         if not args.quiet:
             print(result.genotype.describe(), file=sys.stderr)

@@ -22,7 +22,12 @@ from mdlnas.errors import MdlnasError
 from mdlnas.search.darts import lam_in_epoch
 from mdlnas.space.cell import cell_edges
 
+# The names of the files the report layer reads and writes in a run directory (the rest
+# are named in mdlnas.workflow.run_dir, which owns the directory).
+GENOTYPE_FILE = "genotype.json"
 METRICS_FILE = "metrics.csv"
+PLOTS_DIR = "plots"
+TRAIN_HISTORY_FILE = "train_history.csv"
 ALPHAS_FILE = "alphas.csv"
 ALPHA_COLUMNS = ("epoch", "cell", "edge", "op", "gamma")
 DL_PREFIX = "dl_per_weight."

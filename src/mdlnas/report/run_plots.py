@@ -30,14 +30,15 @@ from matplotlib.ticker import MaxNLocator
 from mdlnas.report.run_files import (
     ALPHAS_FILE,
     DL_PREFIX,
+    GENOTYPE_FILE,
     METRICS_FILE,
+    PLOTS_DIR,
+    TRAIN_HISTORY_FILE,
     edge_label,
     read_rows,
 )
 from mdlnas.space.genotype import CellGenotype, Genotype
 
-PLOTS_DIR = "plots"
-TRAIN_HISTORY_FILE = "train_history.csv"
 Row = Mapping[str, Any]
 
 
@@ -45,7 +46,7 @@ def draw_run_plots(run_dir: Path) -> list[Path]:
     """Draw every picture the files of ``run_dir`` allow; return the files written."""
     out = run_dir / PLOTS_DIR
     out.mkdir(exist_ok=True)
-    genotype = Genotype.load(run_dir / "genotype.json")
+    genotype = Genotype.load(run_dir / GENOTYPE_FILE)
     written = []
     if (run_dir / ALPHAS_FILE).is_file():
         for cell, rows in _by_cell(read_rows(run_dir / ALPHAS_FILE)).items():

@@ -23,15 +23,20 @@ from mdlnas import tomlio
 from mdlnas.data.encoding import ENCODING_FILE
 from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError, MdlnasError
-from mdlnas.report.run_files import ALPHAS_FILE, METRICS_FILE, write_rows
-from mdlnas.report.run_plots import PLOTS_DIR, TRAIN_HISTORY_FILE
+from mdlnas.report.run_files import (
+    ALPHAS_FILE,
+    GENOTYPE_FILE,
+    METRICS_FILE,
+    PLOTS_DIR,
+    TRAIN_HISTORY_FILE,
+    write_rows,
+)
 from mdlnas.search.checkpoint import load_weights_only
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork
 from mdlnas.workflow.run_config import RunConfig, config_from_tables, config_tables
 
 CONFIG_FILE = "config.toml"
-GENOTYPE_FILE = "genotype.json"
 SUMMARY_FILE = "summary.json"
 EVAL_FILE = "eval.json"
 MODEL_FILE = "model.pt"

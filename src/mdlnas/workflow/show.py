@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mdlnas.errors import MdlnasError
-from mdlnas.report.run_files import METRICS_FILE, read_rows
-from mdlnas.report.run_plots import PLOTS_DIR, draw_run_plots
+from mdlnas.report.run_files import METRICS_FILE, PLOTS_DIR, read_rows
+from mdlnas.report.run_plots import draw_run_plots
 from mdlnas.search.checkpoint import checkpoint_path
 from mdlnas.space.genotype import Genotype
 from mdlnas.workflow import run_dir as files
