@@ -306,7 +306,7 @@ def w_landscape(data: SincosData, alpha: Pair, w0: Array, w1: Array) -> Array:
 
 
 def _span(values: Array, margin: float = 0.15, size: int = 201) -> Array:
-    low, high = float(values.min()), float(values.max())
+    low, high = float(np.min(values)), float(np.max(values))  # numpy 2.5's stubs: not .min()
     pad = margin * max(high - low, 1e-3)
     return np.linspace(low - pad, high + pad, size)
 

@@ -66,7 +66,8 @@ def _read(files: dict[str, Path]) -> dict[str, NDArray[np.uint8]]:
                 f"{files[images]} holds {len(arrays[images])} images but {files[labels]} "
                 f"{len(arrays[labels])} labels"
             )
-        if arrays[labels].max(initial=0) >= len(CLASS_NAMES):
+        # np.max, not the method: numpy 2.5's stubs reject ndarray.max(initial=...)
+        if int(np.max(arrays[labels], initial=0)) >= len(CLASS_NAMES):
             raise DataError(f"{files[labels]}: labels must lie in 0..{len(CLASS_NAMES) - 1}")
     return arrays
 
