@@ -66,7 +66,9 @@ def _default(action: argparse.Action) -> str:
 
 
 def _help(action: argparse.Action) -> str:
-    text = (action.help or "").replace("%%", "%")
+    # Python 3.10's BooleanOptionalAction appends this to the help itself; the table has a
+    # default column, and 3.11+ do not append it
+    text = (action.help or "").removesuffix(" (default: %(default)s)").replace("%%", "%")
     if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
         text += f" (one of: {', '.join(map(str, action.choices))})"
     return _cell(text)

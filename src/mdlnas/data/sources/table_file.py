@@ -77,7 +77,11 @@ def read_table(file: Path) -> Table:
         raise DataError(f"{file} is empty; it needs rows of values (and a header row naming "
                         "the columns)")
     delimiter = _delimiter(lines[:50])
-    first = _split(lines[0], delimiter)
+    try:
+        first = _split(lines[0], delimiter)
+    except csv.Error as exc:  # Python 3.10's csv refuses NUL bytes ("line contains NUL")
+        raise DataError(f"cannot read {file} as a table: {exc} in its first row; is it a "
+                        "text file of rows?") from None
     headerless = len(first) > 0 and all(_is_number(cell) for cell in first)
     if headerless:
         names = [str(i) for i in range(len(first))]
