@@ -17,6 +17,7 @@ from mdlnas.settings import check_settings, setting
 Task = Literal["classification", "regression"]
 HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
+Relaxation = Literal["softmax", "gumbel"]
 SigmaInit = Literal["absolute", "relative"]
 PriorMean = Literal["zero", "empirical"]
 Schedule = Literal["cosine", "onecycle"]
@@ -314,6 +315,20 @@ class SearchConfig:
     )
     grad_clip: float = setting(
         5.0, bounds=_positive, help="clip the weights' gradient norm to this"
+    )
+    relaxation: Relaxation = setting(
+        "softmax", flag="relaxation",
+        help="softmax: every edge mixes all its ops by softmax(α) (DARTS); gumbel: every "
+        "edge computes one op sampled from softmax(α), straight-through gradients (GDAS), "
+        "several times cheaper a step",
+    )
+    tau_start: float = setting(
+        10.0, flag="tau-start", bounds=_positive,
+        help="gumbel: temperature of the straight-through gradient when α starts moving",
+    )
+    tau_end: float = setting(
+        0.1, flag="tau-end", bounds=_positive,
+        help="gumbel: temperature at the last epoch (geometric in between)",
     )
     derive: DeriveRule = setting(
         "mdl", flag="derive",

@@ -77,6 +77,7 @@ def test_matmul_peak_is_a_rate() -> None:
     (["bench", "step-cost", "--space", "mlp", "--repeats", "0"], "repeats"),
     (["bench", "step-cost", "--space", "mlp", "--batch-size", "1"], "batch_size"),
     (["bench", "step-cost", "--space", "mlp", "--threads", "0"], "--threads"),
+    (["bench", "search-cost", "--space", "mlp", "--n-train", "0"], "--n-train"),
 ])
 def test_bad_input_one_line_exit_2(
     argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
@@ -89,3 +90,47 @@ def test_bad_input_one_line_exit_2(
 def test_config_refuses_a_first_order_xi() -> None:
     with pytest.raises(ConfigError, match="xi"):
         StepCostConfig(xi=0.0)
+
+
+# -- search-cost -------------------------------------------------------------------------
+def test_search_cost_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every relaxation and order is timed, and each ratio is its search epoch over the
+    training epoch measured in the same run."""
+    argv = ["bench", "search-cost", "--space", "mlp", "--n-train", "60", "--epochs", "1",
+            "--warmup", "0", "--threads", "1", "--device", "cpu", "--json"]
+    assert _main_one_thread(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["data"] == "digits" and report["train_rows"] == 60
+    kinds = {f"{r}_{o}" for r in ("softmax", "gumbel")
+             for o in ("first_order", "second_order_exact")}
+    assert set(report["search_epoch_s"]) == set(report["ratio"]) == kinds
+    for kind in kinds:
+        assert report["search_epoch_s"][kind] > 0
+        assert report["ratio"][kind] == pytest.approx(
+            report["search_epoch_s"][kind] / report["train_epoch_s"])
+
+
+def test_darts_sized_network_has_two_edges_per_node() -> None:
+    """Node 1 has one possible input, every later node its two nearest; the op is the
+    space's first parametric one, in both cells."""
+    from mdlnas.data.bundle import DataBundle, Split
+    from mdlnas.space.presets import make_space
+    from mdlnas.workflow.search_cost import darts_sized_genotype
+
+    space = make_space("conv1d")
+    part = Split(torch.zeros(4, 1, 40).numpy(), torch.zeros(4, dtype=torch.long).numpy())
+    data = DataBundle("d", "classification", part, part, part, (1, 40), 10)
+    genotype = darts_sized_genotype(space, data)
+    assert genotype.reduce == genotype.normal
+    assert [(e.src, e.dst) for e in genotype.normal.edges] == [(0, 1), (0, 2), (1, 2), (1, 3),
+                                                               (2, 3)]
+    assert {e.op for e in genotype.normal.edges} == {"conv_3"}
+
+
+def test_search_cost_refuses_bad_epochs() -> None:
+    from mdlnas.workflow.search_cost import SearchCostConfig
+
+    with pytest.raises(ConfigError, match="epochs"):
+        SearchCostConfig(epochs=0)
+    with pytest.raises(ConfigError, match="warmup"):
+        SearchCostConfig(warmup=-1)

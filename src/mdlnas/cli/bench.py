@@ -43,6 +43,28 @@ def add_parser(sub: Subparsers) -> None:
                     help="point weights and λ = 0 (plain DARTS) instead of variational, λ = 1")
     sc.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     add_common(sc)
+    cost = bsub.add_parser(
+        "search-cost",
+        formatter_class=Formatter,
+        help="a search epoch of each relaxation against a training epoch of a found network",
+        description="On real rows of the space's built-in dataset (mlp: digits, conv1d: "
+        "MNIST-1D, conv2d: Fashion-MNIST): the median seconds of a search epoch with the "
+        "softmax mixture and with sampled paths (--relaxation gumbel), each at first order "
+        "and exact second order, α moving from the first epoch, and of a training epoch of "
+        "a network of the size plain DARTS derives (two edges per node, the space's first "
+        "parametric op) on the same training rows; each search epoch as a multiple of the "
+        "training epoch. With --json the last line is one JSON object.",
+    )
+    cost.add_argument("--space", choices=SPACES.names(), required=True, help="search space")
+    cost.add_argument("--data", help="dataset (default: the space's built-in one)")
+    cost.add_argument("--n-train", type=int, help="training rows (default: all)")
+    cost.add_argument("--epochs", type=int, default=2,
+                      help="timed epochs of each kind (medians)")
+    cost.add_argument("--warmup", type=int, default=1, help="untimed epochs of each kind first")
+    cost.add_argument("--deterministic", action="store_true",
+                      help="point weights and λ = 0 (plain DARTS) instead of variational, λ = 1")
+    cost.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    add_common(cost)
 
 
 
@@ -58,6 +80,20 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
         if args.threads < 1:
             raise ConfigError(f"--threads must be a positive integer, got {args.threads}")
         torch.set_num_threads(args.threads)
+    if args.benchmark == "search-cost":
+        from mdlnas.workflow.search_cost import SearchCostConfig, search_cost
+        from mdlnas.workflow.search_cost import format_report as format_cost
+
+        if args.n_train is not None and args.n_train < 1:
+            raise ConfigError(f"--n-train must be a positive integer, got {args.n_train}")
+        cost = search_cost(SearchCostConfig(
+            space=args.space, data=args.data, n_train=args.n_train, epochs=args.epochs,
+            warmup=args.warmup, lam=0.0 if args.deterministic else 1.0,
+            variational=not args.deterministic, device=args.device,
+        ))
+        if not args.json and not args.quiet:
+            print(format_cost(cost))
+        return cost
     config = StepCostConfig(
         space=args.space, batch_size=args.batch_size, repeats=args.repeats,
         warmup=args.warmup, lam=0.0 if args.deterministic else 1.0,

@@ -51,6 +51,7 @@ from mdlnas.search.method import (
 from mdlnas.search.optim import adam
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import count_weights
+from mdlnas.space.relaxation import temperature
 from mdlnas.space.supernet import Supernet
 from mdlnas.space.variational import optimizer_groups
 
@@ -161,6 +162,7 @@ class BilevelSearch:
         self.model = Supernet(
             space, data.input_shape, data.output_dim, data.task, config.bayes
         ).to(self.device)
+        self.model.relaxation = config.relaxation
         self.train_split = to_tensors(data.train, self.device)
         self.val_split = to_tensors(data.val, self.device)
         if len(self.train_split) < 2 or len(self.val_split) < 1:
@@ -230,6 +232,15 @@ class BilevelSearch:
         """The complexity weight of the current epoch (it ramps up during warm-up)."""
         return lam_in_epoch(self.config, self.epoch + 1)
 
+    @property
+    def tau(self) -> float:
+        """The temperature of sampled paths in the current epoch: from ``tau_start`` when α
+        starts moving to ``tau_end`` at the last epoch the search may run."""
+        cfg = self.config
+        moved = sum(1 for r in self.history if r.phase == "search")
+        span = cfg.max_epochs - (self.epoch - moved)  # epochs α had when it started moving
+        return temperature(cfg.tau_start, cfg.tau_end, moved / max(span - 1, 1))
+
     def step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
              val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
         """One architecture step and one weight step, what an epoch repeats (public for
@@ -283,6 +294,7 @@ class BilevelSearch:
         start = time.perf_counter()
         model = self.model
         model.train()
+        model.tau = self.tau
         phase = self.phase
         before_w, before_a = flatten(model.weight_means()), flatten(model.arch_parameters())
         val_batches = cycle(self.val_split, self.batch_size, self.rng, self.min_rows)

@@ -53,6 +53,8 @@ class MixedOp(nn.Module):
         # probability mass away from the others through the softmax.
         self.active = [i for i, name in enumerate(op_names) if name != "zero"]
         self.ops = nn.ModuleList(build_op(op_names[i], ctx) for i in self.active)
+        # for a sampled path that picks `zero`: zeros of the output's shape (no parameters)
+        self.absent = build_op("zero", ctx) if "zero" in op_names else None
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         """``x``: an input tensor; ``weights``: ``(n_ops,)`` mixing weights (γ)."""
@@ -61,6 +63,14 @@ class MixedOp(nn.Module):
             term = weights[i] * op(x)
             out = term if out is None else out + term
         assert out is not None  # SpaceConfig guarantees an op other than zero
+        return out
+
+    def forward_sampled(self, x: Tensor, weights: Tensor, choice: int) -> Tensor:
+        """Only op ``choice``, times its weight (1 in value for a sampled path; its gradient
+        carries α's, see :mod:`mdlnas.space.relaxation`)."""
+        op = self.chosen(choice) if choice in self.active else self.absent
+        assert op is not None  # a choice is an op of this edge
+        out: Tensor = weights[choice] * op(x)
         return out
 
     def chosen(self, op_index: int) -> nn.Module:
@@ -92,14 +102,19 @@ class SearchCell(nn.Module):
             for src, _ in self.edges
         )
 
-    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
-        """``weights``: ``(n_edges, n_ops)`` softmax of the cell's α."""
+    def forward(self, x: Tensor, weights: Tensor,
+                choices: Sequence[int] | None = None) -> Tensor:
+        """``weights``: ``(n_edges, n_ops)`` softmax of the cell's α, or with ``choices``
+        (one op index per edge) a sampled path's weights: each edge computes only its op."""
         nodes = [x]
         edge = 0
         for dst in range(1, self.n_nodes + 1):
             total: Tensor | None = None
             for src in range(dst):
-                term = self.mixed[edge](nodes[src], weights[edge])
+                mixed = self.mixed[edge]
+                assert isinstance(mixed, MixedOp)
+                term = (mixed(nodes[src], weights[edge]) if choices is None
+                        else mixed.forward_sampled(nodes[src], weights[edge], choices[edge]))
                 total = term if total is None else total + term
                 edge += 1
             assert total is not None

@@ -17,12 +17,13 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
-from mdlnas.config import BayesConfig, SpaceConfig, Task
+from mdlnas.config import BayesConfig, Relaxation, SpaceConfig, Task
 from mdlnas.errors import GenotypeError
 from mdlnas.space.cell import SearchCell, cell_edges, connection_probability
 from mdlnas.space.description import FusedDescriptionLength, variational_parameters
 from mdlnas.space.frame import NetworkFrame
 from mdlnas.space.genotype import Genotype
+from mdlnas.space.relaxation import SampledPaths, most_probable_paths, sample_paths
 from mdlnas.space.variational import total_kl
 
 PathChoices = dict[str, tuple[int | None, ...]]  # cell type -> op index per edge (None: no edge)
@@ -49,6 +50,10 @@ class Supernet(NetworkFrame):
             reduction for _, reduction in self.plan
         ) else None
         self._fused_dl = self._description_plan()
+        # how α mixes the ops of a forward pass (mdlnas.space.relaxation); the search sets
+        # them, and τ follows its schedule
+        self.relaxation: Relaxation = "softmax"
+        self.tau = 1.0
         # Parameters are registered once, here; the lists are kept so that a step does not
         # walk the module tree again (a tenth of a millisecond each time on the MLP space).
         arch = set(self.arch_names())
@@ -132,12 +137,34 @@ class Supernet(NetworkFrame):
 
     # -- model -------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
+        if self.relaxation == "gumbel":
+            return self._forward_sampled(x)
         gammas = self.mixing_weights()
         h = self.stem(x)  # (B, C, *spatial) or (B, C)
         for transition, cell, (_, reduction) in zip(
             self.transitions, self.cells, self.plan, strict=True
         ):
             h = cell(transition(h), gammas["reduce" if reduction else "normal"])
+        return self.with_direct(x, self.head(h))  # (B, output_dim)
+
+    def sampled_paths(self) -> dict[str, SampledPaths]:
+        """One path per cell type, shared by the cells of that type (they share α): drawn
+        in training, the most probable one in evaluation."""
+        alphas = {"normal": self.alpha_normal}
+        if self.alpha_reduce is not None:
+            alphas["reduce"] = self.alpha_reduce
+        if self.training:
+            return {kind: sample_paths(alpha, self.tau) for kind, alpha in alphas.items()}
+        return {kind: most_probable_paths(alpha) for kind, alpha in alphas.items()}
+
+    def _forward_sampled(self, x: Tensor) -> Tensor:
+        paths = self.sampled_paths()
+        h = self.stem(x)  # (B, C, *spatial) or (B, C)
+        for transition, cell, (_, reduction) in zip(
+            self.transitions, self.cells, self.plan, strict=True
+        ):
+            path = paths["reduce" if reduction else "normal"]
+            h = cell(transition(h), path.weights, path.choices)
         return self.with_direct(x, self.head(h))  # (B, output_dim)
 
     def description_length(self) -> Tensor:

@@ -85,6 +85,14 @@ def gaussian_noise(like: Tensor) -> Tensor:
     return whole[start : start + like.shape[0]]
 
 
+def uniform_noise(shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """Uniform noise on (0, 1) of ``shape``, from the common stream if one is active. Not
+    batch-shaped: every data-parallel rank draws the same values (an architecture sample
+    is the whole batch's)."""
+    return torch.rand(shape, dtype=like.dtype, device=like.device,
+                      generator=_noise_generator.get())
+
+
 def _inverse_softplus(x: float) -> float:
     return x + math.log(-math.expm1(-x))
 
