@@ -192,6 +192,11 @@ class SpaceConfig:
         help="channel multiplier of reduction cells (unset: the preset's, 1 for conv1d and 2 "
         "otherwise; 1 keeps the width)",
     )
+    stem_stride: int = setting(
+        1, flag="stem-stride",
+        help="stride of the stem convolution: 2 halves signals or images before the first "
+        "cell, a quarter of the cells' work on images (unset: the preset's)",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -208,7 +213,9 @@ class SpaceConfig:
             raise ConfigError(f"candidate ops must be op names, got {list(self.ops)}")
         if all(op == "zero" for op in self.ops):
             raise ConfigError("a search space needs at least one op other than 'zero'")
-        _positive_ints(self, "n_nodes", "layers", "channels", "channel_growth")
+        _positive_ints(self, "n_nodes", "layers", "channels", "channel_growth", "stem_stride")
+        if self.dim == 0 and self.stem_stride != 1:
+            raise ConfigError("MLP spaces (dim 0) have no stem stride; leave it at 1")
         if not isinstance(self.reduction_layers, tuple) or not all(
             _is_int(i) for i in self.reduction_layers
         ):

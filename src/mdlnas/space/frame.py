@@ -79,7 +79,8 @@ class NetworkFrame(nn.Module):
         if dim == 0:
             self.stem = VariationalLinear(in_channels, c0, bayes)
         else:
-            conv = VariationalConv(dim, in_channels, c0, 3, bayes, padding=1)
+            conv = VariationalConv(dim, in_channels, c0, 3, bayes, stride=space.stem_stride,
+                                   padding=1)
             self.stem = nn.Sequential(conv, batch_norm(dim, c0))
         self.plan = channel_plan(space)
         previous = c0

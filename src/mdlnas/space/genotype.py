@@ -266,6 +266,8 @@ def _parse_space(raw: Mapping[str, Any]) -> SpaceConfig:
             reduction_layers=tuple(_int_list(raw, "reduction_layers", "space.")),
             # Files written before --growth existed used DARTS's doubling.
             channel_growth=_int(raw, "channel_growth", "space.") if "channel_growth" in raw else 2,
+            # and before --stem-stride, a stem of stride 1
+            stem_stride=_int(raw, "stem_stride", "space.") if "stem_stride" in raw else 1,
         )
     except ConfigError as exc:
         raise GenotypeError(f"genotype has an invalid space: {exc}") from None

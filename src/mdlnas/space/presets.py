@@ -24,6 +24,7 @@ class SpaceOverrides:
     channels: int | None = None
     ops: tuple[str, ...] | None = None
     channel_growth: int | None = None
+    stem_stride: int | None = None
 
 
 SpacePreset = Callable[[SpaceOverrides], SpaceConfig]
@@ -44,7 +45,7 @@ DARTS_CNN_OPS = (
 
 def _make(
     name: str, dim: int, ops: tuple[str, ...], n_nodes: int, layers: int, channels: int,
-    o: SpaceOverrides, growth: int = 2,
+    o: SpaceOverrides, growth: int = 2, stem_stride: int = 1,
 ) -> SpaceConfig:
     layers = o.layers if o.layers is not None else layers
     # Reductions at one and two thirds of the depth, as in DARTS.
@@ -62,6 +63,7 @@ def _make(
         channels=o.channels if o.channels is not None else channels,
         reduction_layers=reductions,
         channel_growth=o.channel_growth if o.channel_growth is not None else growth,
+        stem_stride=o.stem_stride if o.stem_stride is not None else stem_stride,
     )
 
 
