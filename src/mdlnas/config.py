@@ -416,6 +416,16 @@ class TrainConfig:
         help="training rows for retraining: unset keeps the search's, 0 takes every training "
         "row (search on a subset, retrain on all); the test part stays the same",
     )
+    channels: int | None = setting(
+        None, flag="channels", bounds=_count,
+        help="retrain the found cells in a frame of this width (unset: the search's); with "
+        "the depth, the proxy-search workflow: search small, retrain large",
+    )
+    layers: int | None = setting(
+        None, flag="layers", bounds=_count,
+        help="retrain the found cells stacked this many times (unset: the search's); "
+        "reductions at a third and two thirds of the depth",
+    )
 
     def __post_init__(self) -> None:
         check_settings(self)

@@ -219,3 +219,46 @@ def test_a_reader_that_goes_away_is_no_traceback() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_proxy_search_retrains_the_cells_wider_and_deeper(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Search small, retrain large: `mdlnas train DIR --channels C --layers L` builds the
+    found cells in a frame of that width and depth (reductions at a third and two thirds),
+    eval.json says so, and the saved model loads and predicts in that frame."""
+    from mdlnas.space.network import DerivedNetwork, count_weights
+    from mdlnas.workflow import load_run_config
+    from mdlnas.workflow.run_dir import load_genotype, load_model
+
+    out = tmp_path / "run"
+    argv = ["search", "--data", "mnist1d", "--n-train", "200", "--epochs", "1", "--calibrate",
+            "0", "--channels", "4", "--search-only", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    assert main(["train", str(out), "--channels", "6", "--layers", "4", "--epochs", "1",
+                 "--quiet", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["channels"], result["layers"]) == (6, 4)
+    found = load_genotype(out)
+    assert (found.space.channels, found.space.layers) == (4, 3)  # the file keeps the search's
+    big = found.scaled(channels=6, layers=4)
+    assert big.space.reduction_layers == (1, 2) and big.normal == found.normal
+    bayes = load_run_config(out).train.bayes
+    assert result["params"] == count_weights(DerivedNetwork(big, bayes))
+    assert result["params"] > count_weights(DerivedNetwork(found, bayes))
+    model = load_model(out, device="cpu")
+    assert model.genotype == big
+
+
+def test_a_genotype_without_a_reduction_cell_cannot_grow_reductions() -> None:
+    from mdlnas.config import SpaceConfig
+    from mdlnas.errors import ConfigError
+    from mdlnas.space.genotype import CellGenotype, Edge, Genotype
+
+    space = SpaceConfig("conv1d", 1, ("conv_3", "zero"), 1, 1, 4)
+    one_cell = Genotype(space, "classification", (1, 16), 3,
+                        CellGenotype(1, (Edge(0, 1, "conv_3"),)))
+    assert one_cell.scaled(channels=8).space.channels == 8
+    with pytest.raises(ConfigError, match="no reduction cell"):
+        one_cell.scaled(layers=3)
+    assert one_cell.scaled() is one_cell

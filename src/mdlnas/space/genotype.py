@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import reprlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,29 @@ class Genotype:
         """Whether the network has its cells; without (an empty cell, only in a space with
         a direct path) it is the linear model of the direct path alone."""
         return bool(self.normal.edges)
+
+    def scaled(self, channels: int | None = None, layers: int | None = None) -> Genotype:
+        """The same cells in a frame of another width or depth (proxy search: search
+        narrow and shallow, retrain wide and deep); ``None`` keeps the search's. A new depth
+        places the reduction cells as the presets do (a third and two thirds of it)."""
+        if channels is None and layers is None:
+            return self
+        from mdlnas.space.presets import reduction_positions
+
+        space = self.space
+        if channels is not None:
+            space = replace(space, channels=channels)
+        if layers is not None:
+            space = replace(space, layers=layers,
+                            reduction_layers=reduction_positions(space.dim, layers))
+        reduce = self.reduce if space.reduction_layers else None
+        if space.reduction_layers and reduce is None:
+            raise ConfigError(
+                f"the search found no reduction cell (its space had {self.space.layers} "
+                f"cell(s)), so a network of {layers} cells cannot be built from it; retrain "
+                "with fewer layers or search with --layers 2 or more"
+            )
+        return replace(self, space=space, reduce=reduce)
 
     def cells(self) -> dict[str, CellGenotype]:
         out = {"normal": self.normal}

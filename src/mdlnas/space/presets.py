@@ -48,12 +48,6 @@ def _make(
     o: SpaceOverrides, growth: int = 2, stem_stride: int = 1,
 ) -> SpaceConfig:
     layers = o.layers if o.layers is not None else layers
-    # Reductions at one and two thirds of the depth, as in DARTS.
-    reductions: tuple[int, ...] = ()
-    if dim > 0 and layers >= 3:
-        reductions = (layers // 3, 2 * layers // 3)
-    elif dim > 0 and layers == 2:
-        reductions = (1,)
     return SpaceConfig(
         name=name,
         dim=dim,
@@ -61,7 +55,7 @@ def _make(
         n_nodes=o.n_nodes if o.n_nodes is not None else n_nodes,
         layers=layers,
         channels=o.channels if o.channels is not None else channels,
-        reduction_layers=reductions,
+        reduction_layers=reduction_positions(dim, layers),
         channel_growth=o.channel_growth if o.channel_growth is not None else growth,
         stem_stride=o.stem_stride if o.stem_stride is not None else stem_stride,
     )
@@ -87,6 +81,16 @@ def conv1d_space(o: SpaceOverrides) -> SpaceConfig:
 def conv2d_space(o: SpaceOverrides) -> SpaceConfig:
     """Images: the operations of DARTS's CNN cell, with normal and reduction cells."""
     return _make("conv2d", 2, DARTS_CNN_OPS, 3, 3, 8, o)
+
+
+def reduction_positions(dim: int, layers: int) -> tuple[int, ...]:
+    """The cells that halve the resolution: at one and two thirds of the depth, as in
+    DARTS (the second of two cells; none in a vector space or a single cell)."""
+    if dim > 0 and layers >= 3:
+        return (layers // 3, 2 * layers // 3)
+    if dim > 0 and layers == 2:
+        return (1,)
+    return ()
 
 
 def make_space(name: str, overrides: SpaceOverrides | None = None) -> SpaceConfig:

@@ -51,13 +51,15 @@ def retrain(
     config: TrainConfig,
     callbacks: Sequence[TrainCallback] = (),
 ) -> TrainResult:
-    """Train the network of ``genotype`` from scratch on ``data.train``, minimising
+    """Train the network of ``genotype`` (in the frame ``config.channels`` and
+    ``config.layers`` give, if set) from scratch on ``data.train``, minimising
     ``NLL + λ·KL/m``; the weights of the epoch with the best validation NLL are kept
     (the test part is not looked at). With ``config.refit`` the training and validation
     rows train together for every epoch and the last epoch is kept."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    genotype = genotype.scaled(config.channels, config.layers)  # the search's unless set
     model = DerivedNetwork(genotype, config.bayes).to(device)
     val = to_tensors(data.val, device)
     train = to_tensors(refit_rows(data) if config.refit else data.train, device)

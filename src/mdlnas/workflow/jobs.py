@@ -268,6 +268,9 @@ def run_train(
     # rows the weights were trained on (refitting adds the validation rows)
     metrics["train_rows"] = len(data.train) + (len(data.val) if cfg.refit else 0)
     metrics["best_epoch"] = result.best_epoch
+    # the frame it was retrained in: the search's, or --channels / --layers
+    metrics["channels"] = result.model.genotype.space.channels
+    metrics["layers"] = result.model.genotype.space.layers
     if prune_snr is not None:
         pruned = prune_by_snr(result.model, prune_snr)
         after = evaluate(result.model, data)

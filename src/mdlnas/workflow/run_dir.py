@@ -128,8 +128,9 @@ def save_model(run_dir: Path, model: DerivedNetwork, history: Sequence[dict[str,
 
 def load_model(run_dir: Path, device: str = "auto") -> DerivedNetwork:
     """The retrained network of a run directory; loading never unpickles code."""
-    bayes = load_run_config(run_dir).train.bayes
-    genotype = load_genotype(run_dir)
+    train = load_run_config(run_dir).train
+    bayes = train.bayes
+    genotype = load_genotype(run_dir).scaled(train.channels, train.layers)  # as retrained
     path = run_dir / MODEL_FILE
     if not path.is_file():
         raise MdlnasError(f"{run_dir} has no trained model; run `mdlnas train {run_dir}` first")
