@@ -63,6 +63,9 @@ def add_parser(sub: Subparsers) -> None:
     cost.add_argument("--warmup", type=int, default=1, help="untimed epochs of each kind first")
     cost.add_argument("--deterministic", action="store_true",
                       help="point weights and λ = 0 (plain DARTS) instead of variational, λ = 1")
+    cost.add_argument("--channels", type=int, help="the preset's width unless given")
+    cost.add_argument("--growth", type=int, help="the preset's channel growth unless given")
+    cost.add_argument("--stem-stride", type=int, help="the preset's stem stride unless given")
     cost.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     add_common(cost)
 
@@ -81,6 +84,7 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--threads must be a positive integer, got {args.threads}")
         torch.set_num_threads(args.threads)
     if args.benchmark == "search-cost":
+        from mdlnas.space.presets import SpaceOverrides
         from mdlnas.workflow.search_cost import SearchCostConfig, search_cost
         from mdlnas.workflow.search_cost import format_report as format_cost
 
@@ -90,6 +94,8 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
             space=args.space, data=args.data, n_train=args.n_train, epochs=args.epochs,
             warmup=args.warmup, lam=0.0 if args.deterministic else 1.0,
             variational=not args.deterministic, device=args.device,
+            overrides=SpaceOverrides(channels=args.channels, channel_growth=args.growth,
+                                     stem_stride=args.stem_stride),
         ))
         if not args.json and not args.quiet:
             print(format_cost(cost))

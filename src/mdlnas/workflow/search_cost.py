@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mdlnas.config import BayesConfig, Relaxation, SearchConfig, SpaceConfig, TrainConfig
@@ -32,7 +32,7 @@ from mdlnas.space.cell import cell_edges
 from mdlnas.space.genotype import CellGenotype, Edge, Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
 from mdlnas.space.ops import OPS
-from mdlnas.space.presets import make_space
+from mdlnas.space.presets import SpaceOverrides, make_space
 from mdlnas.train.retrain import retrain
 
 DATA_FOR_SPACE = {"mlp": "digits", "conv1d": "mnist1d", "conv2d": "fashion-mnist"}
@@ -51,6 +51,7 @@ class SearchCostConfig:
     variational: bool = True
     seed: int = 0
     device: str = "auto"
+    overrides: SpaceOverrides = field(default_factory=SpaceOverrides)  # of the preset
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
@@ -99,12 +100,13 @@ def search_cost(config: SearchCostConfig) -> dict[str, Any]:
     """Measure; returns the report (seconds per epoch, medians, and ratios)."""
     name = config.data or DATA_FOR_SPACE[config.space]
     data = load(DataConfig(name=name, n_train=config.n_train, seed=config.seed))
-    space = make_space(config.space)
+    space = make_space(config.space, config.overrides)
     genotype = darts_sized_genotype(space, data)
     report: dict[str, Any] = {
         "space": config.space, "data": name, "train_rows": len(data.train.x),
         "val_rows": len(data.val.x), "variational": config.variational, "lam": config.lam,
-        "timed_epochs": config.epochs,
+        "timed_epochs": config.epochs, "channels": space.channels,
+        "growth": space.channel_growth, "stem_stride": space.stem_stride,
     }
     train = statistics.median(_train_epochs(genotype, data, config))
     network = DerivedNetwork(genotype, BayesConfig(variational=config.variational))
@@ -124,7 +126,9 @@ def search_cost(config: SearchCostConfig) -> dict[str, Any]:
 def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"search cost on {report['data']} ({report['train_rows']} training rows, "
-        f"{report['val_rows']} validation rows), space {report['space']}, "
+        f"{report['val_rows']} validation rows), space {report['space']} "
+        f"({report['channels']} channels, growth {report['growth']}, stem stride "
+        f"{report['stem_stride']}), "
         + ("variational" if report["variational"] else "point weights")
         + f", λ = {report['lam']:g}; medians of {report['timed_epochs']} epochs",
         f"  training epoch of a DARTS-sized network ({report['network']['weights']:,} "
