@@ -373,3 +373,22 @@ def test_derived_genotypes_always_validate_and_run(
     net = DerivedNetwork(g, BayesConfig())
     out = net(torch.randn(2, *input_shape))
     assert out.shape == (2, 2) and torch.isfinite(out).all()
+
+
+def test_a_stride_two_stem_halves_the_image_and_round_trips() -> None:
+    space = SpaceConfig("conv2d", 2, ("conv_3", "zero"), 1, 1, 4, stem_stride=2)
+    genotype = Genotype(space, "classification", (1, 28, 28), 3,
+                        CellGenotype(1, (Edge(0, 1, "conv_3"),)))
+    network = DerivedNetwork(genotype, BayesConfig(variational=False)).eval()
+    assert network.stem(torch.zeros(2, 1, 28, 28)).shape == (2, 4, 14, 14)
+    assert network(torch.zeros(2, 1, 28, 28)).shape == (2, 3)
+    assert Genotype.from_json(genotype.to_json()) == genotype
+    # a file written before the setting existed had a stride-1 stem
+    old = json.loads(genotype.to_json())
+    del old["space"]["stem_stride"]
+    assert Genotype.from_dict(old).space.stem_stride == 1
+
+
+def test_a_vector_space_has_no_stem_stride() -> None:
+    with pytest.raises(ConfigError, match="stem stride"):
+        SpaceConfig("mlp", 0, ("linear", "zero"), 1, 1, 4, stem_stride=2)
