@@ -189,8 +189,8 @@ class SpaceConfig:
     )
     channel_growth: int = setting(
         2, flag="growth",
-        help="channel multiplier of reduction cells (unset: the preset's, 1 for conv1d and 2 "
-        "otherwise; 1 keeps the width)",
+        help="channel multiplier of reduction cells (unset: the preset's: 1, which keeps the "
+        "width, for conv1d and conv2d; 2 doubles it, as DARTS)",
     )
     stem_stride: int = setting(
         1, flag="stem-stride",
