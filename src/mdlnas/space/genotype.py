@@ -18,6 +18,7 @@ from typing import Any
 from mdlnas.config import SpaceConfig, Task
 from mdlnas.errors import ConfigError, GenotypeError
 from mdlnas.space.ops import OPS
+from mdlnas.space.presets import reduction_positions
 
 SCHEMA = "mdlnas.genotype"
 VERSION = 1
@@ -126,8 +127,6 @@ class Genotype:
         places the reduction cells as the presets do (a third and two thirds of it)."""
         if channels is None and layers is None:
             return self
-        from mdlnas.space.presets import reduction_positions
-
         space = self.space
         if channels is not None:
             space = replace(space, channels=channels)
