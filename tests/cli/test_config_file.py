@@ -21,7 +21,7 @@ from mdlnas.space.presets import SpaceOverrides
 from mdlnas.workflow import RunConfig, config_tables, load_run_config
 from mdlnas.workflow.config_file import load_config_file, option_help
 from mdlnas.workflow.options import search_options
-from mdlnas.workflow.run_config import default_run_config
+from mdlnas.workflow.run_config import PRESET_KEYS, default_run_config
 
 
 def resolve(*argv: str) -> RunConfig:
@@ -67,7 +67,7 @@ def test_every_table_and_option_of_the_defaults_has_a_comment(
     fields = sum(len(dataclasses.fields(c)) for c in (DataConfig, SearchConfig, TrainConfig))
     # every field of data, search and train (bayes is a table), 6 preset space keys
     n_bayes = len(dataclasses.fields(BayesConfig))  # twice: search and train
-    assert seen_keys == fields - 2 + 6 + 2 * n_bayes
+    assert seen_keys == fields - 2 + len(PRESET_KEYS) + 2 * n_bayes
 
 
 def test_help_covers_every_setting_and_nothing_else() -> None:
@@ -137,7 +137,7 @@ def test_a_run_directorys_config_repeats_the_run_and_takes_space_options(
     # a space option turns the complete space into its preset with that change
     run = resolve("--config", str(path), "--layers", "2")
     assert run.space is None and run.space_name == "conv1d"
-    assert run.overrides == SpaceOverrides(2, 2, 8, ("conv_3", "zero"), 2)
+    assert run.overrides == SpaceOverrides(2, 2, 8, ("conv_3", "zero"), 2, 1)
     # --space picks another preset: nothing of the file's space is kept
     run = resolve("--config", str(path), "--space", "mlp")
     assert run.space is None and run.space_name == "mlp" and run.overrides == SpaceOverrides()
