@@ -42,7 +42,9 @@ def _alphas(state: BilevelSearch) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("phases", [{}, {"warmup_epochs": 2},
                                     {"warmup_epochs": 1, "calibration_epochs": 3,
-                                     "calibration_tol": 1e-9}])
+                                     "calibration_tol": 1e-9},
+                                    # sampled paths: the draws come from the noise stream
+                                    {"calibration_epochs": 1, "relaxation": "gumbel"}])
 def test_restored_search_matches_an_uninterrupted_one(
     tmp_path: Path, phases: dict[str, object]
 ) -> None:

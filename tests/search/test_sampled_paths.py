@@ -2,14 +2,14 @@
 
 Checked against computations that do not use the supernet's sampling code: the gradient of
 a one-edge supernet by hand, the expected description length by enumerating every path,
-the sample frequencies against softmax(α); then the hypergradients, determinism and resume.
+the sample frequencies against softmax(α); then the hypergradients and determinism (resume
+with sampled paths: tests/search/test_checkpoint.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +18,6 @@ import torch
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig
 from mdlnas.search import hypergradient as fast
 from mdlnas.search import method
-from mdlnas.search.checkpoint import load_checkpoint, save_checkpoint
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.search.functional import make_objective
 from mdlnas.space.relaxation import sample_paths, temperature
@@ -28,6 +27,7 @@ from tests.search.test_checkpoint import blobs
 
 ONE_EDGE = SpaceConfig("mlp", 0, ("linear", "identity", "zero"), 1, 1, 4)
 TINY = SpaceConfig("conv1d", 1, ("conv_3", "max_pool_3", "identity", "zero"), 2, 2, 3, (1,))
+TINY_MLP = SpaceConfig("mlp", 0, ("linear", "linear_bottleneck", "identity", "zero"), 2, 1, 8)
 
 
 def _gumbel_supernet(space: SpaceConfig, shape: tuple[int, ...], seed: int = 0,
@@ -170,29 +170,6 @@ def test_gumbel_search_is_deterministic_and_moves_alpha() -> None:
     while not other.finished:
         other.run_epoch()
     assert not np.array_equal(a[0], other.model.alpha_normal.detach().numpy())
-
-
-TINY_MLP = SpaceConfig("mlp", 0, ("linear", "linear_bottleneck", "identity", "zero"), 2, 1, 8)
-
-
-def test_gumbel_search_resumes_exactly(tmp_path: Path) -> None:
-    data, cfg = blobs(), _gumbel_config()
-    whole = BilevelSearch(data, TINY_MLP, cfg)
-    while not whole.finished:
-        whole.run_epoch()
-    first = BilevelSearch(data, TINY_MLP, cfg)
-    for _ in range(3):
-        first.run_epoch()
-    path = tmp_path / "search.pt"
-    save_checkpoint(path, first.state_dict())
-    torch.manual_seed(999)
-    second = BilevelSearch(data, TINY_MLP, cfg)
-    second.load_state_dict(load_checkpoint(path))
-    while not second.finished:
-        second.run_epoch()
-    for x, y in zip(whole.model.arch_parameters(), second.model.arch_parameters(), strict=True):
-        torch.testing.assert_close(x, y, rtol=0, atol=0)
-    assert [r.val_nll for r in whole.history] == [r.val_nll for r in second.history]
 
 
 def test_evaluation_runs_the_most_probable_path() -> None:

@@ -137,14 +137,18 @@ class Supernet(NetworkFrame):
 
     # -- model -------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
+        # per cell type: the mixing weights, and with sampled paths the op of every edge
+        mixing: dict[str, tuple[Tensor, tuple[int, ...] | None]]
         if self.relaxation == "gumbel":
-            return self._forward_sampled(x)
-        gammas = self.mixing_weights()
+            mixing = {k: (p.weights, p.choices) for k, p in self.sampled_paths().items()}
+        else:
+            mixing = {k: (g, None) for k, g in self.mixing_weights().items()}
         h = self.stem(x)  # (B, C, *spatial) or (B, C)
         for transition, cell, (_, reduction) in zip(
             self.transitions, self.cells, self.plan, strict=True
         ):
-            h = cell(transition(h), gammas["reduce" if reduction else "normal"])
+            weights, choices = mixing["reduce" if reduction else "normal"]
+            h = cell(transition(h), weights, choices)
         return self.with_direct(x, self.head(h))  # (B, output_dim)
 
     def sampled_paths(self) -> dict[str, SampledPaths]:
@@ -156,16 +160,6 @@ class Supernet(NetworkFrame):
         if self.training:
             return {kind: sample_paths(alpha, self.tau) for kind, alpha in alphas.items()}
         return {kind: most_probable_paths(alpha) for kind, alpha in alphas.items()}
-
-    def _forward_sampled(self, x: Tensor) -> Tensor:
-        paths = self.sampled_paths()
-        h = self.stem(x)  # (B, C, *spatial) or (B, C)
-        for transition, cell, (_, reduction) in zip(
-            self.transitions, self.cells, self.plan, strict=True
-        ):
-            path = paths["reduce" if reduction else "normal"]
-            h = cell(transition(h), path.weights, path.choices)
-        return self.with_direct(x, self.head(h))  # (B, output_dim)
 
     def description_length(self) -> Tensor:
         """Expected description length in nats:
