@@ -82,8 +82,8 @@ def conv2d_space(o: SpaceOverrides) -> SpaceConfig:
     """Images: the operations of DARTS's CNN cell, with normal and reduction cells.
 
     Narrow and of one width (8 channels, growth 1) like ``conv1d``, and the stem halves the
-    image (stride 2): on 2,000 Fashion-MNIST rows a search epoch takes 22 s instead of 160
-    s, and plain DARTS's network is as accurate (0.805 with 2,674 weights against 0.801
+    image (stride 2): on 2,000 Fashion-MNIST rows a search epoch takes 21-28 s instead of
+    about 160 s, and plain DARTS's network is as accurate (0.805 with 2,674 weights against 0.801
     with 9,554; docs/RESULTS.md)."""
     return _make("conv2d", 2, DARTS_CNN_OPS, 3, 3, 8, o, growth=1, stem_stride=2)
 
