@@ -224,3 +224,21 @@ def test_estimators_load_lazily_from_the_package() -> None:
     assert mdlnas.MDLNASRegressor is MDLNASRegressor
     with pytest.raises(AttributeError):
         _ = mdlnas.NoSuchThing  # type: ignore[attr-defined]
+
+
+def test_a_budget_picks_the_family_network_within_it() -> None:
+    from mdlnas.space.network import count_weights
+
+    x, y = load_iris(return_X_y=True)
+    common: dict[str, Any] = {"epochs": 8, "alpha_lr": 0.3, "lam_range": "0.01:100",
+                              "lam_points": 5, "train_epochs": 2, "random_state": 0}
+    free = MDLNASClassifier(**common).fit(x, y)
+    assert free.front_ is not None and len(free.front_) == 5
+    largest = max(row["weights"] for row in free.front_)
+    budget = min(row["weights"] for row in free.front_)
+    assert budget < largest  # the family spans sizes, so the budget changes the pick
+    fitted = MDLNASClassifier(**common, max_weights=budget).fit(x, y)
+    assert count_weights(fitted.model_) <= budget
+    assert [r["chosen"] for r in fitted.front_ or []].count(True) == 1
+    with pytest.raises(ConfigError, match="15 weights"):  # iris' linear model: 4 × 3 + 3
+        MDLNASClassifier(**common, max_weights=14).fit(x, y)

@@ -82,6 +82,26 @@ def batch_size_for(requested: int | None, n_examples: int, largest: int) -> int:
     return requested
 
 
+def lam_range_bounds(text: str) -> tuple[float, float]:
+    """``"LO:HI"`` as ``(LO, HI)``, with ``0 < LO ≤ HI`` (λ is drawn log-uniformly)."""
+    low, sep, high = str(text).partition(":")
+    try:
+        bounds = (float(low), float(high))
+    except ValueError:
+        bounds = (math.nan, math.nan)
+    if not sep or not all(math.isfinite(b) and b > 0 for b in bounds) or bounds[0] > bounds[1]:
+        raise ConfigError(
+            f"lam_range must be LO:HI with 0 < LO <= HI (e.g. 0.1:10), got {text!r}"
+        )
+    return bounds
+
+
+def _lam_range(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be text LO:HI (e.g. '0.1:10'), got {value!r}")
+    lam_range_bounds(value)
+
+
 def _device(_: str, name: object) -> None:
     if not isinstance(name, str) or (
         name not in ("auto", "cpu", "cuda") and not name.startswith("cuda:")
@@ -268,6 +288,29 @@ class SearchConfig:
         help="weight λ of the description length: 1 is the variational free energy, 0 none "
         "(DARTS)",
     )
+    lam_range: str | None = setting(
+        None, flag="lam-range", metavar="LO:HI", bounds=_lam_range,
+        help="search the whole complexity family at once: λ drawn log-uniformly from LO:HI "
+        "at every step, α a function of log λ; writes front.csv and genotypes/ (replaces "
+        "--lam)",
+    )
+    lam_knots: int = setting(
+        4, flag="lam-knots", bounds=_count,
+        help="family: α at this many values of log λ evenly over the range, linear between",
+    )
+    lam_points: int = setting(
+        9, flag="lam-points", bounds=_count,
+        help="family: read the architecture off at this many λ, log-evenly over the range",
+    )
+    max_weights: int | None = setting(
+        None, flag="max-weights", bounds=_count,
+        help="budget: of the family, retrain the most accurate network on validation with "
+        "at most this many weights (without --lam-range, the family of λ 0.01:10)",
+    )
+    max_macs: int | None = setting(
+        None, flag="max-macs", bounds=_count,
+        help="budget: at most this many multiply-accumulates per example (as --max-weights)",
+    )
     xi: float = setting(
         0.0, flag="xi", bounds=_non_negative,
         help="ξ of the unrolled weight step in the hypergradient; 0 is first order",
@@ -357,6 +400,22 @@ class SearchConfig:
     def __post_init__(self) -> None:
         check_settings(self)
         _bayes(self.bayes)
+
+    @property
+    def family_range(self) -> tuple[float, float] | None:
+        """The λ range of a family search, or None for a single λ. A budget alone searches
+        the family over :data:`BUDGET_LAM_RANGE`."""
+        if self.lam_range is not None:
+            return lam_range_bounds(self.lam_range)
+        if self.max_weights is not None or self.max_macs is not None:
+            return lam_range_bounds(BUDGET_LAM_RANGE)
+        return None
+
+
+# The family a budget searches when no range is given: on MNIST-1D λ = 10 keeps the frame
+# alone and λ = 0.01 a network near plain DARTS's size (docs/RESULTS.md).
+BUDGET_LAM_RANGE = "0.01:10"
+
 
 @dataclass(frozen=True)
 class TrainConfig:

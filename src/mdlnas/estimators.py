@@ -59,11 +59,12 @@ from mdlnas.data.scaling import fit_scaling
 from mdlnas.data.split import plan_sizes, split_indices
 from mdlnas.data.targets import check_finite_features, check_magnitude
 from mdlnas.device import resolve_device
-from mdlnas.search.darts import EpochRecord, SearchResult, search
+from mdlnas.search.darts import BilevelSearch, EpochRecord, SearchResult, search
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork
 from mdlnas.space.presets import check_ops, make_space, space_for
 from mdlnas.train.retrain import retrain
+from mdlnas.workflow import family
 from mdlnas.workflow.export import export_network
 from mdlnas.workflow.options import Option, option_tables, search_options
 from mdlnas.workflow.predict import Predictions, predict_rows
@@ -291,7 +292,11 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         features = self._features(x, train_ix)
         bundle, scaling = self._bundle(features, y, n_classes, train_ix, val_ix)
         space = self._space_config(run, bundle.modality)
-        result = search(bundle, space, run.search, callbacks=[self._report_search])
+        self.front_: list[dict[str, Any]] | None = None
+        if run.search.family_range is None:
+            result = search(bundle, space, run.search, callbacks=[self._report_search])
+        else:
+            result, run = self._search_family(bundle, space, run)
         trained = retrain(result.genotype, bundle, run.train, callbacks=[self._report_train])
         trained.model.eval()
         self.space_: SpaceConfig = space
@@ -301,6 +306,26 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         self.scaling_: Scaling = scaling
         self.history_: list[dict[str, float]] = trained.history
         self.input_shape_: tuple[int, ...] = tuple(int(d) for d in features.shape[1:])
+
+    def _search_family(self, bundle: DataBundle, space: SpaceConfig,
+                       run: RunConfig) -> tuple[SearchResult, RunConfig]:
+        """A family search (``lam_range``, or a budget): the network the budget picks,
+        and the run with its λ for retraining unless ``train_lam`` was given."""
+        cfg = run.search
+        if cfg.max_weights is not None or cfg.max_macs is not None:
+            family.check_budget(cfg, family.smallest_size(
+                space, bundle.task, bundle.input_shape, bundle.output_dim, cfg.bayes),
+                space.name)
+        state = BilevelSearch(bundle, space, cfg)
+        while not state.finished:
+            self._report_search(state.run_epoch(), state)
+        choice = family.pick(state, space)
+        self.front_ = choice.rows
+        if self.verbose:
+            print(f"family: {choice.note}", file=sys.stderr)
+        if self.train_lam is None:
+            run = replace(run, train=replace(run.train, lam=choice.lam))
+        return replace(state.result(), genotype=choice.genotype), run
 
     def _report_search(self, record: EpochRecord, _: object) -> None:
         if self.verbose:

@@ -198,7 +198,7 @@ def test_architecture_step_leaves_batch_norm_statistics_alone() -> None:
     val = next(state.val_split.batches(32, np.random.default_rng(1)))
     before = {k: v.clone() for k, v in state.model.state_dict().items() if "running" in k}
     assert before
-    f = state._objectives(train, val)
+    f = state._objectives(train, val, state.lam)
     architecture_step(state.model, state.a_opt, f.train, f.val, 0.1,
                       state.computation.hypergradient)
     for key, value in before.items():

@@ -33,8 +33,8 @@ REFERENCES = {
 }
 
 # What may accompany --resume: everything else comes from the run's config.toml.
-RESUME_OPTIONS = {"command", "resume", "search_only", "device", "quiet", "json", "debug",
-                  "no_plots", "tensorboard"}
+RESUME_OPTIONS = {"command", "resume", "search_only", "retrain", "device", "quiet", "json",
+                  "debug", "no_plots", "tensorboard"}
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -52,6 +52,11 @@ def add_parser(sub: Subparsers) -> None:
     add_options(s, search_options())
     s.add_argument("--out", type=Path, help="run directory (default: runs/DATA-TIME)")
     s.add_argument("--search-only", action="store_true", help="do not retrain and test")
+    s.add_argument(
+        "--retrain", type=int, metavar="K", default=0,
+        help="family (--lam-range): also retrain up to K networks of its Pareto front on "
+        "validation, each at its λ, test each once and add the scores to front.csv",
+    )
     s.add_argument(
         "--resume",
         type=Path,
@@ -95,6 +100,11 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
         return _search_and_retrain(args, saved, args.resume, resume=True)
     file_tables = on_main(lambda: load_config_file(args.config)) if args.config else None
     run = search_run_config(args, args.given, file_tables)
+    if args.retrain < 0:
+        raise ConfigError(f"--retrain takes a number of networks, 0 or more; got {args.retrain}")
+    if args.retrain and run.search.family_range is None:
+        raise ConfigError("--retrain K retrains networks of a family; give --lam-range LO:HI "
+                          "(or a budget, --max-weights N)")
     space = run.space.name if run.space is not None else run.space_name
     if run.data.signal is None and space == "conv1d":
         # Flat features (a table) would not fit the space; data with channels is unaffected.
@@ -150,6 +160,16 @@ def _after_search(
 
     # under torchrun the run directory may exist on rank 0's machine alone
     summary = on_main(report)
+    if args.retrain:
+        from mdlnas.report.run_plots import draw_run_plots
+        from mdlnas.workflow.jobs import run_retrain_front
+
+        def retrain_front() -> None:
+            run_retrain_front(out, args.retrain, say)
+            if not args.no_plots:
+                draw_run_plots(out)
+
+        main_only(retrain_front)
     if not args.search_only:
         callbacks = [tensorboard.train_epoch] if tensorboard else []
         summary["eval"] = run_train(out, progress=say, callbacks=callbacks)
@@ -176,6 +196,12 @@ def _print_table(summary: dict[str, Any]) -> None:
         rows.append(("found network (search only)", "-", f"{summary['genotype_params']:,}", "-"))
     for name, acc, size in REFERENCES.get(summary["dataset"], []):
         rows.append((name, f"{acc:.2f}", f"{size:,}", "-"))
+    if "family" in summary:
+        from mdlnas.workflow.family import format_front, read_front
+
+        front = read_front(Path(summary["run_dir"]))
+        print(f"\nthe family ({len(front)} values of λ):\n"
+              + format_front(front, front[0]["metric"] if front else "metric"))
     width = max(len(r[0]) for r in rows)
     print(f"\n{'model':<{width}}  {'test ' + metric:>13}  {'params':>8}  {'DL (bits)':>10}")
     for name, value, params, dl in rows:

@@ -62,7 +62,10 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
     tensorboard = main_only(lambda: open_tensorboard(args, args.run_dir))
     try:
         callbacks = [tensorboard.train_epoch] if tensorboard else []
-        return run_train(args.run_dir, train, args.prune_snr, progress(args), callbacks)
+        # in a family run, --lam also picks the family's network of that λ
+        family_lam = args.lam if "lam" in args.given else None
+        return run_train(args.run_dir, train, args.prune_snr, progress(args), callbacks,
+                         family_lam=family_lam)
     finally:
         if tensorboard:
             tensorboard.close()

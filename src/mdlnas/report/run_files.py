@@ -29,6 +29,8 @@ METRICS_FILE = "metrics.csv"
 PLOTS_DIR = "plots"
 TRAIN_HISTORY_FILE = "train_history.csv"
 ALPHAS_FILE = "alphas.csv"
+FRONT_FILE = "front.csv"  # a family search's networks, one row per λ read off
+GENOTYPES_DIR = "genotypes"  # a family's distinct genotypes
 ALPHA_COLUMNS = ("epoch", "cell", "edge", "op", "gamma")
 DL_PREFIX = "dl_per_weight."
 
@@ -46,7 +48,10 @@ def metrics_rows(history: Iterable[Mapping[str, Any]], config: SearchConfig) -> 
         row: Row = {k: v for k, v in record.items() if k != "dl_per_weight"}
         for label, value in record.get("dl_per_weight", {}).items():
             row[f"{DL_PREFIX}{label}"] = value
-        row["lam"] = lam_in_epoch(config, int(record["epoch"]))
+        # a family's epochs are judged at the middle of its range
+        family = config.family_range
+        middle = math.sqrt(family[0] * family[1]) if family else None
+        row["lam"] = lam_in_epoch(config, int(record["epoch"]), middle)
         row["w_lr"] = config.w_lr
         row["sigma_lr"] = sigma_lr if config.bayes.variational else math.nan
         row["alpha_lr"] = config.alpha_lr

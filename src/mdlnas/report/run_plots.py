@@ -30,6 +30,7 @@ from matplotlib.ticker import MaxNLocator
 from mdlnas.report.run_files import (
     ALPHAS_FILE,
     DL_PREFIX,
+    FRONT_FILE,
     GENOTYPE_FILE,
     METRICS_FILE,
     PLOTS_DIR,
@@ -68,7 +69,46 @@ def draw_run_plots(run_dir: Path) -> list[Path]:
     path = out / "cells.png"
     plot_cells(genotype, path)
     written.append(path)
+    if (run_dir / FRONT_FILE).is_file():
+        path = out / "front.png"
+        plot_front(read_rows(run_dir / FRONT_FILE), path, title=f"{run_dir.name}: the family")
+        written.append(path)
     return written
+
+
+# -- a family search's front -------------------------------------------------------------
+def plot_front(rows: Sequence[Row], path: Path, title: str = "") -> None:
+    """Validation metric against weights of every λ read off a family (the λ written at
+    each point), and the test metric of the networks retrained so far."""
+    fig = _new_figure(6.4, 4.4)
+    ax = fig.add_subplot()
+    weights = [float(r["weights"]) for r in rows]
+    ax.plot(weights, [float(r["val_metric"]) for r in rows], "o-", color="tab:blue",
+            label="validation (supernet at λ)", zorder=3)
+    labelled: set[float] = set()
+    for row, x in zip(rows, weights, strict=True):
+        if x not in labelled:  # one label per distinct size: equal networks overlap
+            labelled.add(x)
+            ax.annotate(f"λ={float(row['lam']):.2g}", (x, float(row["val_metric"])),
+                        textcoords="offset points", xytext=(4, 6), fontsize=7)
+    tested = [(float(r["test_weights"]), float(r["test_metric"])) for r in rows
+              if _finite(r.get("test_metric"))]
+    if tested:
+        xs, ys = zip(*tested, strict=True)
+        ax.scatter(xs, ys, marker="s", s=46, color="tab:orange", label="test, retrained",
+                   zorder=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("weights")
+    ax.set_ylabel(str(rows[0].get("metric", "validation metric")) if rows else "")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.savefig(path, dpi=120)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, float | int) and np.isfinite(value)
 
 
 def _by_cell(rows: Sequence[Row]) -> dict[str, list[Row]]:

@@ -17,9 +17,10 @@ With ``lam = 0`` and deterministic weights this is plain DARTS (Liu et al. 2019)
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,14 +136,37 @@ def fast_computation(method: HypergradientMethod = "exact") -> Computation:
 REFERENCE = Computation(expected_description_length, hypergradient)
 
 
-def lam_in_epoch(config: SearchConfig, epoch: int) -> float:
-    """The complexity weight used in 1-based ``epoch``: during the warm-up it rises
-    linearly from 0, so that the description length of weights that have not learnt
-    anything yet does not decide the architecture."""
+def lam_in_epoch(config: SearchConfig, epoch: int, lam: float | None = None) -> float:
+    """The complexity weight used in 1-based ``epoch`` (``lam``, or the config's): during
+    the warm-up it rises linearly from 0, so that the description length of weights that
+    have not learnt anything yet does not decide the architecture."""
+    lam = config.lam if lam is None else lam
     done = epoch - 1
     if done < config.warmup_epochs:
-        return config.lam * done / config.warmup_epochs
-    return config.lam
+        return lam * done / config.warmup_epochs
+    return lam
+
+
+def lam_at(position: float, bounds: tuple[float, float]) -> float:
+    """λ at ``position`` ∈ [0, 1] of the family's range: log-linear from its low end."""
+    low, high = bounds
+    if position == 0.0 or low == high:  # exactly the end, not exp(log(low))
+        return low
+    return float(math.exp(math.log(low) + position * (math.log(high) - math.log(low))))
+
+
+def position_of(lam: float, bounds: tuple[float, float]) -> float:
+    """Where ``lam`` lies in the family's range (inverse of :func:`lam_at`, clipped to
+    [0, 1]; 0 for a one-point range)."""
+    low, high = bounds
+    if high == low:
+        return 0.0
+    place = (math.log(lam) - math.log(low)) / (math.log(high) - math.log(low))
+    return min(max(place, 0.0), 1.0)
+
+
+# A family is judged and recorded at the middle of its range (the geometric mean λ).
+MIDDLE = 0.5
 
 
 class BilevelSearch:
@@ -159,8 +183,13 @@ class BilevelSearch:
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
+        # a family search draws λ from its own stream, so that over a one-point range it is
+        # the single search, noise for noise
+        self.family = config.family_range
+        self.lam_rng = np.random.default_rng([config.seed, 1])
         self.model = Supernet(
-            space, data.input_shape, data.output_dim, data.task, config.bayes
+            space, data.input_shape, data.output_dim, data.task, config.bayes,
+            knots=config.lam_knots if self.family else 1,
         ).to(self.device)
         self.model.relaxation = config.relaxation
         self.train_split = to_tensors(data.train, self.device)
@@ -208,7 +237,7 @@ class BilevelSearch:
         """After the warm-up, until each op's description length per weight has settled
         (or ``calibration_epochs`` have passed): weights, σ and prior train at full λ,
         α stays frozen."""
-        return (self.config.bayes.variational and self.config.lam > 0
+        return (self.config.bayes.variational and (self.config.lam > 0 or bool(self.family))
                 and not self.warming_up and not self.calibrated
                 and self.calibration_epochs_run < self.calibration_limit)
 
@@ -229,8 +258,23 @@ class BilevelSearch:
 
     @property
     def lam(self) -> float:
-        """The complexity weight of the current epoch (it ramps up during warm-up)."""
-        return lam_in_epoch(self.config, self.epoch + 1)
+        """The complexity weight of the current epoch (it ramps up during warm-up); in a
+        family, that of the middle of the range, where epochs are judged."""
+        return lam_in_epoch(self.config, self.epoch + 1, self.lam_at(MIDDLE))
+
+    def lam_at(self, position: float) -> float:
+        """λ at ``position`` of the family's range (the single λ outside a family)."""
+        return lam_at(position, self.family) if self.family else self.config.lam
+
+    def _draw_lam(self) -> float:
+        """A family's λ for one step, log-uniform over the range; α moves to it."""
+        position = float(self.lam_rng.random())
+        self.model.position = self._place(position)
+        return lam_in_epoch(self.config, self.epoch + 1, self.lam_at(position))
+
+    def _place(self, position: float) -> float:
+        """Where α is read for ``position``: 0 over a one-point range, whose λ is one."""
+        return 0.0 if self.family and self.family[0] == self.family[1] else position
 
     @property
     def tau(self) -> float:
@@ -250,8 +294,9 @@ class BilevelSearch:
     def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
         moves_alpha = not self.arch_frozen
+        lam = self._draw_lam() if self.family else self.lam
         loss, nll = bilevel_step(
-            self.model, self.w_opt, self.a_opt, self._objectives(train_batch, val_batch),
+            self.model, self.w_opt, self.a_opt, self._objectives(train_batch, val_batch, lam),
             xi=self.config.xi, grad_clip=self.config.grad_clip, move_alpha=moves_alpha,
             hypergradient=self.computation.hypergradient, parallel=self.parallel,
         )
@@ -271,7 +316,7 @@ class BilevelSearch:
         return loss, nll
 
     def _objectives(self, train_batch: tuple[torch.Tensor, torch.Tensor],
-                    val_batch: tuple[torch.Tensor, torch.Tensor]) -> Objectives:
+                    val_batch: tuple[torch.Tensor, torch.Tensor], lam: float) -> Objectives:
         """The step's objectives on this rank's rows of each batch (all of them for one
         process): one noise stream per batch, shared by all of the hypergradient's
         evaluations (common random numbers), and a fresh one for the weight step."""
@@ -279,7 +324,7 @@ class BilevelSearch:
         train_part = self.parallel.shard(len(train_batch[0]))
         val_part = self.parallel.shard(len(val_batch[0]))
         settings: dict[str, Any] = {
-            "lam": self.lam, "m": self.m,
+            "lam": lam, "m": self.m,
             "description_length": self.computation.description_length,
         }
         f_train = BatchObjective(self.model, *train_batch, noise_seed=train_seed,
@@ -310,6 +355,7 @@ class BilevelSearch:
         w_change = relative_change(before_w, flatten(model.weight_means()))
         a_change = relative_change(before_a, flatten(model.arch_parameters()))
         lam = self.lam
+        model.position = self._place(MIDDLE)
         dl_per_weight = model.description_length_per_weight()
         if phase == "search":  # α is frozen before: nothing to judge yet
             self.converged = self.monitor.update(w_change, a_change)
@@ -319,6 +365,7 @@ class BilevelSearch:
             last = self.history[-1] if self.history else None
             previous = last.dl_per_weight if last and last.phase == "calibration" else {}
             self.calibrated = settled(previous, dl_per_weight, self.config.calibration_tol)
+        model.position = self._place(MIDDLE)
         val = self._validate()
         dl = self.description_length_bits()
         record = EpochRecord(
@@ -348,15 +395,36 @@ class BilevelSearch:
         with torch.no_grad():
             return float(self.model.description_length()) / LN2
 
-    def gammas(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.model.mixing_weights().items()}
+    def gammas(self, position: float = MIDDLE) -> dict[str, np.ndarray]:
+        """softmax(α) per cell type; in a family, at ``position`` of the range."""
+        with self.at(position):
+            return {k: v.detach().cpu().numpy() for k, v in self.model.mixing_weights().items()}
 
-    def genotype(self) -> Genotype:
+    @contextlib.contextmanager
+    def at(self, position: float) -> Iterator[None]:
+        """The supernet with the α of ``position`` of a family's range (the middle after)."""
+        self.model.position = self._place(position)
+        try:
+            yield
+        finally:
+            self.model.position = self._place(MIDDLE)
+
+    def genotype(self, position: float = MIDDLE) -> Genotype:
+        """The derived architecture; in a family, that of ``position`` of the range."""
         cfg, data = self.config, self.data
         return derive_genotype(
-            self.gammas(), self.space, data.task, data.input_shape, data.output_dim,
+            self.gammas(position), self.space, data.task, data.input_shape, data.output_dim,
             rule=cfg.derive, top_k=cfg.darts_top_k,
         )
+
+    def validate_at(self, position: float) -> Any:
+        """The supernet's scores on the validation part with the α of ``position``."""
+        with self.at(position):
+            return self._validate()
+
+    def description_length_bits_at(self, position: float) -> float:
+        with self.at(position):
+            return self.description_length_bits()
 
     def result(self) -> SearchResult:
         val = self._validate()
@@ -385,6 +453,7 @@ class BilevelSearch:
             "w_opt": self.w_opt.state_dict(),
             "a_opt": self.a_opt.state_dict(),
             "numpy_rng": self.rng.bit_generator.state,
+            "lam_rng": self.lam_rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "monitor": self.monitor.state_dict(),
             "calibration": {"done": self.calibrated, "epochs": self.calibration_epochs_run},
@@ -398,6 +467,8 @@ class BilevelSearch:
         self.w_opt.load_state_dict(state["w_opt"])
         self.a_opt.load_state_dict(state["a_opt"])
         self.rng.bit_generator.state = state["numpy_rng"]
+        if "lam_rng" in state:  # checkpoints from before families had none
+            self.lam_rng.bit_generator.state = state["lam_rng"]
         torch.set_rng_state(state["torch_rng"])
         self.monitor.load_state_dict(state["monitor"])
         # a checkpoint from before calibration existed: its α was already moving

@@ -7,6 +7,11 @@ parameters so that α never reaches the weight optimiser.
 Weight sharing (ENAS, random search with shared weights) runs one discrete path of the
 supernet instead: :meth:`Supernet.forward_path` and :meth:`Supernet.path_description_length`
 take a genotype of the same space and use only the ops it names, with the supernet's weights.
+
+A complexity family (``knots`` above 1) makes α a function of the complexity weight:
+each cell type holds ``knots`` copies of α, and the α of a pass is the piecewise-linear
+interpolation between them at :attr:`Supernet.position`, the place of ``log λ`` in the
+family's range (0 at its low end, 1 at its high end; see :func:`interpolate`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,27 @@ from mdlnas.space.variational import total_kl
 PathChoices = dict[str, tuple[int | None, ...]]  # cell type -> op index per edge (None: no edge)
 
 
+def interpolate(alpha: Tensor, position: float) -> Tensor:
+    """α at ``position`` ∈ [0, 1] of a family whose ``alpha`` is ``(knots, n_edges, n_ops)``:
+    the knots sit evenly on [0, 1] and α is linear between neighbours (a knot's own α at the
+    knot). A single α ``(n_edges, n_ops)`` is returned as it is.
+
+    Piecewise-linear rather than one global function of log λ: a step at one λ moves only
+    the two knots around it, so the ends of the range do not pull on each other, and with
+    ``knots`` = 1 or a one-point range it is the single search's α."""
+    if alpha.dim() == 2:
+        return alpha
+    knots = alpha.shape[0]
+    if knots == 1:
+        return alpha[0]
+    place = min(max(position, 0.0), 1.0) * (knots - 1)
+    left = min(int(place), knots - 2)
+    right_share = place - left
+    if right_share == 0.0:  # exactly on a knot: no gradient to the neighbour
+        return alpha[left]
+    return (1.0 - right_share) * alpha[left] + right_share * alpha[left + 1]
+
+
 class Supernet(NetworkFrame):
     def __init__(
         self,
@@ -37,16 +63,28 @@ class Supernet(NetworkFrame):
         output_dim: int,
         task: Task,
         bayes: BayesConfig,
+        knots: int = 1,
     ) -> None:
         super().__init__(space, input_shape, output_dim, task, bayes)
+        if knots < 1:
+            raise ValueError(f"knots must be at least 1, got {knots}")
         self.cells = nn.ModuleList(
             SearchCell(space.ops, space.n_nodes, space.dim, width, bayes, reduction)
             for width, reduction in self.plan
         )
         shape = (space.n_edges, len(space.ops))
-        # Small random α, as in DARTS: near-uniform mixing with ties broken by chance.
-        self.alpha_normal = nn.Parameter(1e-3 * torch.randn(shape))
-        self.alpha_reduce = nn.Parameter(1e-3 * torch.randn(shape)) if any(
+        # Small random α, as in DARTS: near-uniform mixing with ties broken by chance. A
+        # family's knots start equal, from the same draw as one α, so that a family over a
+        # one-point range is the single search exactly.
+        self.knots = knots
+        self.position = 0.0
+
+        def initial_alpha() -> nn.Parameter:
+            alpha = 1e-3 * torch.randn(shape)
+            return nn.Parameter(alpha if knots == 1 else alpha.expand(knots, *shape).clone())
+
+        self.alpha_normal = initial_alpha()
+        self.alpha_reduce = initial_alpha() if any(
             reduction for _, reduction in self.plan
         ) else None
         self._fused_dl = self._description_plan()
@@ -117,12 +155,16 @@ class Supernet(NetworkFrame):
             for module, attr, original in reversed(swapped):
                 module._parameters[attr] = original  # type: ignore[assignment]
 
+    def alphas(self) -> dict[str, Tensor]:
+        """α per cell type, ``(n_edges, n_ops)`` each; in a family, at :attr:`position`."""
+        out = {"normal": interpolate(self.alpha_normal, self.position)}
+        if self.alpha_reduce is not None:
+            out["reduce"] = interpolate(self.alpha_reduce, self.position)
+        return out
+
     def mixing_weights(self) -> dict[str, Tensor]:
         """γ = softmax(α) per cell type, ``(n_edges, n_ops)`` each."""
-        out = {"normal": torch.softmax(self.alpha_normal, dim=-1)}
-        if self.alpha_reduce is not None:
-            out["reduce"] = torch.softmax(self.alpha_reduce, dim=-1)
-        return out
+        return {kind: torch.softmax(alpha, dim=-1) for kind, alpha in self.alphas().items()}
 
     def deep_probability(self, gammas: Mapping[str, Tensor] | None = None) -> Tensor:
         """Probability that the network has its cells (and with them its stem and head):
@@ -154,9 +196,7 @@ class Supernet(NetworkFrame):
     def sampled_paths(self) -> dict[str, SampledPaths]:
         """One path per cell type, shared by the cells of that type (they share α): drawn
         in training, the most probable one in evaluation."""
-        alphas = {"normal": self.alpha_normal}
-        if self.alpha_reduce is not None:
-            alphas["reduce"] = self.alpha_reduce
+        alphas = self.alphas()
         if self.training:
             return {kind: sample_paths(alpha, self.tau) for kind, alpha in alphas.items()}
         return {kind: most_probable_paths(alpha) for kind, alpha in alphas.items()}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mdlnas import distributed
-from mdlnas.config import SearchConfig, SpaceConfig, TrainConfig
+from mdlnas.config import BUDGET_LAM_RANGE, SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataBundle, load
 from mdlnas.data.encoding import ENCODING_FILE
 from mdlnas.device import resolve_device
@@ -29,6 +29,7 @@ from mdlnas.report.progress import eta
 from mdlnas.report.run_files import (
     ALPHA_COLUMNS,
     ALPHAS_FILE,
+    FRONT_FILE,
     METRICS_FILE,
     alpha_rows,
     metrics_rows,
@@ -42,6 +43,7 @@ from mdlnas.space.network import DerivedNetwork, count_weights
 from mdlnas.space.presets import check_ops, make_space, space_for
 from mdlnas.train.prune import prune_by_snr
 from mdlnas.train.retrain import evaluate, retrain
+from mdlnas.workflow import family
 from mdlnas.workflow import run_dir as files
 from mdlnas.workflow.run_config import RunConfig
 
@@ -93,7 +95,14 @@ def run_search(
 
     def prepare(data: DataBundle) -> tuple[SpaceConfig, BilevelSearch]:
         space = resolve_space(run, data)
-        return space, BilevelSearch(data, space, run.search)
+        cfg = run.search
+        if cfg.max_weights is not None or cfg.max_macs is not None:
+            # before any work: a budget below every network of the space is a typo or a
+            # misunderstanding, not something a search can find out
+            smallest = family.smallest_size(space, data.task, data.input_shape,
+                                            data.output_dim, cfg.bayes)
+            family.check_budget(cfg, smallest, space.name)
+        return space, BilevelSearch(data, space, cfg)
 
     # rank 0's disk, sent to the others; the data before making the folder, so that bad
     # data leaves nothing behind
@@ -123,7 +132,7 @@ def run_search(
     else:
         progress(
             f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in "
-            f"space {space.name}: λ={cfg.lam} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
+            f"space {space.name}: {_lam_label(cfg)} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
             f"{resolve_device(cfg.device)}{_processes()}"
         )
 
@@ -160,9 +169,30 @@ def run_search(
         # rank 0 writes and reports; the others wait for it, and stop if it fails
         distributed.main_only(functools.partial(record_epoch, record))
     result = state.result()
+    front: list[dict[str, Any]] = []
+    if state.family is not None:
+        # every rank reads the same family off the same supernet, and picks the same network
+        choice = family.pick(state, space)
+        front = choice.rows
+        result = replace(result, genotype=choice.genotype)
+
+        def write_family() -> None:
+            with files.writing(out_dir):
+                family.save_genotypes(out_dir, choice.genotypes)
+                family.write_front(out_dir, front)
+            progress(f"family: {len(choice.genotypes)} distinct networks over λ "
+                     f"{cfg.lam_range or BUDGET_LAM_RANGE}; {choice.note}; see {FRONT_FILE}")
+
+        distributed.main_only(write_family)
     distributed.main_only(
-        lambda: _write_search_results(data, space, cfg, result, out_dir, progress))
+        lambda: _write_search_results(data, space, cfg, result, out_dir, progress, front))
     return result
+
+
+def _lam_label(cfg: SearchConfig) -> str:
+    if cfg.family_range is None:
+        return f"λ={cfg.lam}"
+    return f"λ from {cfg.lam_range or BUDGET_LAM_RANGE} (a family, {cfg.lam_knots} knots)"
 
 
 def _processes() -> str:
@@ -177,6 +207,7 @@ def _write_search_results(
     result: SearchResult,
     out_dir: Path,
     progress: Progress,
+    front: Sequence[dict[str, Any]] = (),
 ) -> None:
     with files.writing(out_dir):
         files.save_genotype(out_dir, result.genotype)
@@ -192,6 +223,7 @@ def _write_search_results(
         "lam": cfg.lam,
         "xi": cfg.xi,
         **result.summary(),
+        **_family_summary(cfg, front),
         "genotype_params": genotype_params,
         "gammas": {k: v.round(4).tolist() for k, v in result.gammas.items()},
         "ops": list(space.ops),
@@ -206,6 +238,23 @@ def _write_search_results(
     )
 
 
+def _family_summary(cfg: SearchConfig, front: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A family run's summary: λ is the chosen network's (its retraining's λ)."""
+    if not front:
+        return {}
+    chosen = next((row for row in front if row.get("chosen")), front[-1])
+    return {
+        # the chosen network's λ (the top of the range for the space's smallest network)
+        "lam": chosen["lam"],
+        "family": {
+            "lam_range": cfg.lam_range or BUDGET_LAM_RANGE,
+            "distinct_networks": len({row["genotype"] for row in front}),
+            "max_weights": cfg.max_weights,
+            "max_macs": cfg.max_macs,
+        },
+    }
+
+
 def _metric_label(data: DataBundle) -> str:
     return "acc" if data.task == "classification" else "RMSE"
 
@@ -217,26 +266,34 @@ def run_train(
     prune_snr: float | None = None,
     progress: Progress = _silent,
     callbacks: Sequence[TrainCallback] = (),
+    family_lam: float | None = None,
 ) -> dict[str, Any]:
     """Retrain the run's genotype from scratch, evaluate once on the test part and write
     ``model.pt`` and ``eval.json``; ``callbacks`` get every epoch's record (under torchrun
-    only on rank 0, which alone reads and writes ``run_dir`` and the data)."""
+    only on rank 0, which alone reads and writes ``run_dir`` and the data). In a family
+    run, ``family_lam`` first makes the network of the λ nearest it the run's genotype."""
     if not distributed.is_main():
         progress, callbacks = _silent, ()
 
-    def read_run() -> tuple[RunConfig, Genotype]:
+    def read_run() -> tuple[RunConfig, Genotype, float | None]:
         run = files.load_run_config(run_dir)
         if train is not None:
             run = replace(run, train=train)
         if prune_snr is not None and not run.train.bayes.variational:
             raise ConfigError("--prune-snr needs variational retraining; drop --deterministic")
+        chosen_lam = None
+        if run.search.family_range is not None:
+            if family_lam is not None:
+                _choose_family_lam(run_dir, family_lam, progress)
+            summary = files.read_json_if_present(run_dir / files.SUMMARY_FILE) or {}
+            chosen_lam = summary.get("lam")
         if train is not None:
             files.save_run_config(run_dir, run)
-        return run, files.load_genotype(run_dir)
+        return run, files.load_genotype(run_dir), chosen_lam
 
-    run, genotype = distributed.on_main(read_run)
+    run, genotype, chosen_lam = distributed.on_main(read_run)
     data = distributed.on_main(lambda: load(run.retraining_data()))
-    cfg = run.retraining()
+    cfg = run.retraining(chosen_lam)
     progress(f"retraining the genotype for {cfg.epochs} epochs "
              f"({'variational' if cfg.bayes.variational else 'deterministic'} weights)"
              f"{_processes()}")
@@ -289,6 +346,45 @@ def run_train(
 
     distributed.main_only(write_results)  # the others wait until the files are complete
     return metrics
+
+
+def _choose_family_lam(run_dir: Path, lam: float, progress: Progress) -> None:
+    """Make the family's network of the λ nearest ``lam`` the run's genotype and λ."""
+    rows = family.read_front(run_dir)
+    pick = family.nearest_row(rows, lam)
+    for i, row in enumerate(rows):
+        row["chosen"] = i == pick
+    summary = files.read_json(run_dir / files.SUMMARY_FILE)
+    summary["lam"] = rows[pick]["lam"]
+    with files.writing(run_dir):
+        files.save_genotype(run_dir, family.load_family_genotype(run_dir, rows[pick]["genotype"]))
+        family.write_front(run_dir, rows)
+        files.write_json(run_dir / files.SUMMARY_FILE, summary)
+    progress(f"family: the network of λ = {rows[pick]['lam']:.3g} "
+             f"({rows[pick]['weights']:,} weights) is now the run's genotype")
+
+
+def run_retrain_front(run_dir: Path, k: int, progress: Progress = _silent) -> list[dict[str, Any]]:
+    """Retrain at most ``k`` networks of a family run's Pareto front on validation, each at
+    its λ (or the run's retraining λ if one is set), test each once, and add the scores to
+    ``front.csv``. Rank 0 alone (a family's retrainings are independent)."""
+    run = files.load_run_config(run_dir)
+    rows = family.read_front(run_dir)
+    data = load(run.retraining_data())
+    picks = family.front_to_retrain(rows, k, data.task)
+    for n, i in enumerate(picks, 1):
+        row = rows[i]
+        cfg = run.retraining(row["lam"])
+        progress(f"family: retraining {n}/{len(picks)}, λ = {row['lam']:.3g}, "
+                 f"{row['weights']:,} weights, {cfg.epochs} epochs")
+        result = retrain(family.load_family_genotype(run_dir, row["genotype"]), data, cfg)
+        metrics = evaluate(result.model, data)
+        row["test_metric"] = metrics.get("test_accuracy", metrics.get("test_rmse"))
+        row["test_weights"] = metrics["params"]
+        row["retrain_seconds"] = round(result.train_seconds, 3)
+        with files.writing(run_dir):
+            family.write_front(run_dir, rows)  # after each: a long retraining loses nothing
+    return rows
 
 
 def run_evaluate(run_dir: Path, device: str = "auto") -> dict[str, Any]:

@@ -32,12 +32,12 @@ class RunConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
-    def retraining(self) -> TrainConfig:
+    def retraining(self, chosen_lam: float | None = None) -> TrainConfig:
         """The retraining's settings, its unset λ being the search's (one λ sets the
-        whole trade-off)."""
+        whole trade-off); in a family search, ``chosen_lam``: the λ of the chosen network."""
         if self.train.lam is not None:
             return self.train
-        return replace(self.train, lam=self.search.lam)
+        return replace(self.train, lam=self.search.lam if chosen_lam is None else chosen_lam)
 
     def retraining_data(self) -> DataConfig:
         """The search's data, with as many training rows as the retraining asks for."""

@@ -25,7 +25,9 @@ from mdlnas.device import resolve_device
 from mdlnas.errors import ConfigError, MdlnasError
 from mdlnas.report.run_files import (
     ALPHAS_FILE,
+    FRONT_FILE,
     GENOTYPE_FILE,
+    GENOTYPES_DIR,
     METRICS_FILE,
     PLOTS_DIR,
     TRAIN_HISTORY_FILE,
@@ -45,8 +47,8 @@ TENSORBOARD_DIR = "tensorboard"
 
 # Everything a run directory may hold, in the order a reader meets it.
 RUN_FILES = (CONFIG_FILE, SUMMARY_FILE, GENOTYPE_FILE, ENCODING_FILE, METRICS_FILE,
-             ALPHAS_FILE, CHECKPOINTS_DIR, PLOTS_DIR, TENSORBOARD_DIR, MODEL_FILE, EVAL_FILE,
-             TRAIN_HISTORY_FILE)
+             ALPHAS_FILE, FRONT_FILE, GENOTYPES_DIR, CHECKPOINTS_DIR, PLOTS_DIR,
+             TENSORBOARD_DIR, MODEL_FILE, EVAL_FILE, TRAIN_HISTORY_FILE)
 
 
 @contextlib.contextmanager

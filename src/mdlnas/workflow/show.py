@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from mdlnas.errors import MdlnasError
-from mdlnas.report.run_files import METRICS_FILE, PLOTS_DIR, read_rows
+from mdlnas.report.run_files import FRONT_FILE, METRICS_FILE, PLOTS_DIR, read_rows
 from mdlnas.report.run_plots import draw_run_plots
 from mdlnas.search.checkpoint import checkpoint_path
 from mdlnas.space.genotype import Genotype
 from mdlnas.workflow import run_dir as files
+from mdlnas.workflow.family import format_front, read_front
 
 COMPARE_FILE = "compare.csv"
 _INT_COLUMNS = ("seed", "params", "evaluations")
@@ -47,6 +48,8 @@ def run_overview(run_dir: Path) -> dict[str, Any]:
         if rows:
             overview["last_epoch"] = rows[-1]
     overview["max_epochs"] = run.search.max_epochs
+    if (run_dir / FRONT_FILE).is_file():
+        overview["front"] = read_front(run_dir)
     return overview
 
 
@@ -90,6 +93,9 @@ def format_overview(overview: dict[str, Any]) -> str:
             f"{last['alpha_entropy']:.3f}"
         )
     lines.append(f"  files       {', '.join(overview['files'])}")
+    front = overview.get("front")
+    if front:
+        lines += ["", f"the family ({FRONT_FILE}):", format_front(front, front[0]["metric"])]
     if "genotype" in overview:
         lines += ["", "genotype:", Genotype.from_dict(overview["genotype"]).describe()]
     return "\n".join(lines)

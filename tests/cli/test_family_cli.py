@@ -1,0 +1,84 @@
+"""A family search as a user runs it: --lam-range, --max-weights, --retrain, show, train --lam."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mdlnas.cli import main
+from mdlnas.workflow.family import read_front
+
+FAST = ["--data", "iris", "--epochs", "4", "--train-epochs", "2", "--quiet"]
+
+
+def test_a_budget_picks_a_network_of_the_family_within_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    # α fast enough that 8 epochs spread the family from large networks to the linear one
+    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3",
+                 "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", "60",
+                 "--retrain", "2", "--out", str(out), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = read_front(out)
+    assert [round(r["lam"], 6) for r in rows] == [0.01, 0.1, 1.0, 10.0, 100.0]
+    chosen = [r for r in rows if r["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["weights"] <= 60
+    assert summary["eval"]["params"] == chosen[0]["weights"] <= 60
+    assert summary["lam"] == pytest.approx(chosen[0]["lam"])
+    assert summary["family"]["max_weights"] == 60
+    names = {r["genotype"] for r in rows}
+    assert len(names) >= 2  # the family holds networks of different sizes
+    assert sum(isinstance(r["test_metric"], float) for r in rows) == 2
+    assert {p.name for p in (out / "genotypes").iterdir()} == names
+    assert (out / "plots" / "front.png").is_file()
+
+    # show prints the family's table, read back from front.csv
+    assert main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "the family (front.csv)" in shown and "← chosen" in shown
+    assert shown.count(".json") >= len(rows)
+
+    # train --lam retrains the family's network of the nearest λ, at that λ
+    assert main(["train", str(out), "--lam", "90", "--epochs", "1", "--quiet", "--json"]) == 0
+    evaluation = json.loads(capsys.readouterr().out)
+    rows = read_front(out)
+    assert [r["chosen"] for r in rows] == [False, False, False, False, True]
+    assert evaluation["params"] == rows[-1]["weights"]
+
+
+def test_a_budget_below_every_network_of_the_space_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    code = main(["search", *FAST, "--max-weights", "10", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    # iris in the mlp space: the linear model, 4 features × 3 classes + 3
+    assert "smallest network of space mlp, 15 weights" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()  # nothing was started
+
+
+def test_a_family_that_misses_the_budget_falls_back_to_the_smallest_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 4 epochs at the default α rate: the family is still large everywhere
+    out = tmp_path / "run"
+    code = main(["search", *FAST, "--lam-range", "1:10", "--lam-points", "2",
+                 "--max-weights", "15", "--out", str(out), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert all(r["weights"] > 15 for r in read_front(out))
+    assert summary["eval"]["params"] == 15  # the linear model: never over the budget
+
+
+def test_retrain_without_a_family_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["search", *FAST, "--retrain", "3", "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "--lam-range" in capsys.readouterr().err

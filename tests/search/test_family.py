@@ -1,0 +1,140 @@
+"""A complexity family in one search: α = h(log λ), and the budget's pick from the family."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mdlnas.config import BayesConfig, SearchConfig
+from mdlnas.errors import ConfigError
+from mdlnas.search.darts import BilevelSearch, lam_at, position_of
+from mdlnas.space.presets import make_space
+from mdlnas.space.supernet import interpolate
+from mdlnas.workflow.family import (
+    check_budget,
+    choose,
+    front_to_retrain,
+    read_front,
+    smallest_size,
+    write_front,
+)
+from tests.search.test_darts import SPACE, blobs, config
+
+
+def test_alpha_is_each_knot_at_its_place_and_linear_between() -> None:
+    knots = torch.arange(3 * 2 * 4, dtype=torch.float64).reshape(3, 2, 4).requires_grad_()
+    torch.testing.assert_close(interpolate(knots, 0.0), knots[0])
+    torch.testing.assert_close(interpolate(knots, 0.5), knots[1])
+    torch.testing.assert_close(interpolate(knots, 1.0), knots[2])
+    # a quarter of the way: halfway between knot 0 (at 0) and knot 1 (at ½)
+    alpha = interpolate(knots, 0.25)
+    torch.testing.assert_close(alpha, 0.5 * knots[0] + 0.5 * knots[1])
+    # a step at one λ moves only the two knots around it, by their shares
+    alpha = interpolate(knots, 0.6)  # 0.2 of the way from knot 1 to knot 2
+    alpha.sum().backward()
+    assert knots.grad is not None
+    shares = knots.grad[:, 0, 0].tolist()
+    assert shares == pytest.approx([0.0, 0.8, 0.2])
+    plain = torch.ones(2, 4)
+    assert interpolate(plain, 0.7) is plain  # a single α is not a family
+
+
+def test_lam_and_position_are_inverse_and_log_uniform() -> None:
+    bounds = (0.01, 100.0)
+    assert lam_at(0.0, bounds) == 0.01 and lam_at(1.0, bounds) == pytest.approx(100.0)
+    assert lam_at(0.5, bounds) == pytest.approx(1.0)  # the geometric mean
+    for lam in (0.02, 0.3, 7.0):
+        assert lam_at(position_of(lam, bounds), bounds) == pytest.approx(lam)
+    assert position_of(1e-5, bounds) == 0.0 and position_of(1e5, bounds) == 1.0
+    assert position_of(3.0, (3.0, 3.0)) == 0.0
+
+
+def test_a_family_over_one_point_is_the_single_search_at_that_lambda() -> None:
+    data = blobs()
+    single = BilevelSearch(data, SPACE, config(lam=0.3, calibration_epochs=1))
+    family = BilevelSearch(data, SPACE, config(lam_range="0.3:0.3", lam_knots=3,
+                                               calibration_epochs=1))
+    assert family.model.alpha_normal.shape == (3, *single.model.alpha_normal.shape)
+    for _ in range(4):
+        single.run_epoch()
+        family.run_epoch()
+    # equal up to rounding: Adam steps a (knots, edges, ops) tensor in other vector lanes
+    torch.testing.assert_close(family.model.alphas()["normal"], single.model.alpha_normal,
+                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose([r.val_nll for r in family.history],
+                               [r.val_nll for r in single.history], rtol=1e-5)
+    assert family.genotype(0.9) == single.genotype()
+
+
+def test_alpha_depends_on_lambda_across_a_range() -> None:
+    state = BilevelSearch(blobs(), SPACE, config(lam_range="0.01:100", lam_knots=3,
+                                                 calibration_epochs=1, max_epochs=5))
+    for _ in range(5):
+        state.run_epoch()
+    low, high = state.gammas(0.0)["normal"], state.gammas(1.0)["normal"]
+    assert not np.allclose(low, high)
+    # the description length weighs more at λ = 100: the edges lean towards `zero` there
+    zero = SPACE.ops.index("zero")
+    assert high[:, zero].mean() > low[:, zero].mean()
+
+
+def _rows(*spec: tuple[float, str, int, int, float]) -> list[dict[str, object]]:
+    return [{"lam": lam, "genotype": g, "weights": w, "macs": m, "dl_bits": 0.0,
+             "val_metric": v, "metric": "accuracy", "chosen": False}
+            for lam, g, w, m, v in spec]
+
+
+ROWS = _rows((0.1, "00.json", 900, 9000, 0.95), (0.3, "01.json", 500, 5000, 0.94),
+             (1.0, "02.json", 300, 3000, 0.96), (3.0, "03.json", 200, 2000, 0.90),
+             (10.0, "04.json", 100, 1000, 0.80))
+
+
+def test_the_budget_picks_the_best_on_validation_within_it() -> None:
+    cfg = SearchConfig(max_weights=600)
+    assert choose(ROWS, cfg, "classification") == 2  # 0.96 at 300 weights
+    assert choose(ROWS, SearchConfig(max_weights=250), "classification") == 3
+    assert choose(ROWS, SearchConfig(max_macs=1500), "classification") == 4
+    assert choose(ROWS, SearchConfig(), "classification") == 2
+    for budget in (100, 150, 250, 350, 600, 1000):
+        pick = choose(ROWS, SearchConfig(max_weights=budget), "classification")
+        assert ROWS[pick]["weights"] <= budget  # never over the budget
+    with pytest.raises(ConfigError, match="smallest has 100 weights"):
+        choose(ROWS, SearchConfig(max_weights=99), "classification")
+
+
+def test_the_networks_to_retrain_are_the_front_on_validation() -> None:
+    # on the front: 100 (0.80), 200 (0.90), 300 (0.96); 500 and 900 are beaten by 300
+    assert front_to_retrain(ROWS, 5, "classification") == [0, 1, 2, 3, 4]
+    assert front_to_retrain(ROWS, 3, "classification") == [2, 3, 4]
+    assert front_to_retrain(ROWS, 2, "classification") == [2, 4]
+    repeated = ROWS + _rows((30.0, "04.json", 100, 1000, 0.81))
+    assert front_to_retrain(repeated, 5, "classification") == [0, 1, 2, 3, 5]  # one per net
+
+
+def test_the_smallest_network_of_a_space_and_a_budget_below_it() -> None:
+    bayes = BayesConfig()
+    # the mlp space's smallest network is the linear model: 13 features × 3 classes + 3
+    wine = smallest_size(make_space("mlp"), "classification", (13,), 3, bayes)
+    assert wine.weights == 13 * 3 + 3 and wine.macs == 13 * 3
+    # the conv1d space's is its frame: the stem, the transitions and the head
+    conv = smallest_size(make_space("conv1d"), "classification", (1, 40), 10, bayes)
+    assert 0 < conv.weights < 300
+    with pytest.raises(ConfigError, match=f"{conv.weights:,} weights"):
+        check_budget(SearchConfig(max_weights=conv.weights - 1), conv, "conv1d")
+    check_budget(SearchConfig(max_weights=conv.weights), conv, "conv1d")
+
+
+def test_front_csv_round_trips(tmp_path: Path) -> None:
+    rows = [dict(r) for r in ROWS]
+    rows[2].update(chosen=True, test_metric=0.955, test_weights=300, retrain_seconds=1.5)
+    write_front(tmp_path, rows)
+    back = read_front(tmp_path)
+    assert [r["genotype"] for r in back] == [r["genotype"] for r in rows]
+    assert [r["chosen"] for r in back] == [False, False, True, False, False]
+    assert back[2]["test_metric"] == 0.955 and back[2]["test_weights"] == 300
+    assert all(back[i]["weights"] == rows[i]["weights"] for i in range(len(rows)))
+    assert all(math.isclose(back[i]["lam"], rows[i]["lam"]) for i in range(len(rows)))
