@@ -82,7 +82,7 @@ def test_help_covers_every_setting_and_nothing_else() -> None:
 def test_every_search_option_maps_to_a_setting() -> None:
     search = next(p for name, p in _subparsers() if name == "search")
     settings = {a.dest for a in search._actions} - {
-        "help", "config", "out", "search_only", "resume", "no_plots", "tensorboard",
+        "help", "config", "out", "search_only", "retrain", "resume", "no_plots", "tensorboard",
         "quiet", "json", "debug"}
     assert settings == {o.dest for o in search_options()}
 
