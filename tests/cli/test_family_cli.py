@@ -76,9 +76,18 @@ def test_a_family_that_misses_the_budget_falls_back_to_the_smallest_network(
     assert summary["eval"]["params"] == 15  # the linear model: never over the budget
 
 
-def test_retrain_without_a_family_is_refused(
+def test_retrain_without_a_family_and_lam_with_a_range_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["search", *FAST, "--retrain", "3", "--out", str(tmp_path / "run")])
     assert code == 2
     assert "--lam-range" in capsys.readouterr().err
+    code = main(["search", *FAST, "--lam", "0.5", "--lam-range", "0.1:1",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "replaces --lam" in capsys.readouterr().err
+    for bad in ("1:0.1", "0:1", "x:1", "0.5"):
+        code = main(["search", *FAST, "--lam-range", bad, "--out", str(tmp_path / "run")])
+        assert code == 2
+        assert "lam_range must be LO:HI" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

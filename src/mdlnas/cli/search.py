@@ -100,6 +100,8 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
         return _search_and_retrain(args, saved, args.resume, resume=True)
     file_tables = on_main(lambda: load_config_file(args.config)) if args.config else None
     run = search_run_config(args, args.given, file_tables)
+    if "lam" in args.given and "lam_range" in args.given:
+        raise ConfigError("--lam-range searches a family of λ and replaces --lam; give one")
     if args.retrain < 0:
         raise ConfigError(f"--retrain takes a number of networks, 0 or more; got {args.retrain}")
     if args.retrain and run.search.family_range is None:
