@@ -28,9 +28,11 @@ from mdlnas.cli import main
 from mdlnas.search.checkpoint import checkpoint_path, load_checkpoint
 
 # wine: the smallest table. --tol 0: no early stop, so the killed search is surely
-# mid-search when its first checkpoint appears (7 more epochs to go).
+# mid-search when its first checkpoint appears (7 more epochs to go). A family search with
+# a budget: every rank draws the same λ, reads the same family and picks the same network.
 EPOCHS = 8
 SEARCH = ["search", "--data", "wine", "--epochs", str(EPOCHS), "--tol", "0",
+          "--lam-range", "0.1:10", "--lam-points", "3", "--max-weights", "600",
           "--train-epochs", "2", "--device", "cpu", "--no-plots", "--quiet", "--json"]
 RESUME = ["search", "--resume", "run", "--no-plots", "--quiet", "--json"]
 NLL_TOLERANCE = 0.01  # test NLL (nats) of 2 processes against 1 (docs/DISTRIBUTED.md)
@@ -122,7 +124,8 @@ def test_two_nodes_without_a_shared_directory_search_resume_and_retrain(
     assert json.loads(out0)["eval"]["params"] > 0 and out1 == ""  # rank 0 reports
     assert sorted(p.name for p in a.iterdir()) == ["run"]
     assert list(b.iterdir()) == []
-    for name in ("config.toml", "genotype.json", "summary.json", "eval.json", "model.pt"):
+    for name in ("config.toml", "genotype.json", "summary.json", "eval.json", "model.pt",
+                 "front.csv"):
         assert (a / "run" / name).is_file(), name
     assert json.loads((a / "run" / "summary.json").read_text())["epochs_run"] == EPOCHS
 
@@ -131,6 +134,7 @@ def test_two_nodes_without_a_shared_directory_search_resume_and_retrain(
     one = tmp_path / "one"
     assert main([*SEARCH, "--out", str(one)]) == 0
     assert (one / "genotype.json").read_text() == (a / "run" / "genotype.json").read_text()
+    assert (one / "front.csv").read_text().count(".json") == 3
     e1, e2 = _eval(one), _eval(a / "run")
     assert e1["params"] == e2["params"]
     assert abs(e1["test_nll"] - e2["test_nll"]) <= NLL_TOLERANCE, (e1, e2)
