@@ -63,8 +63,8 @@ from mdlnas.search.darts import BilevelSearch, EpochRecord, SearchResult, search
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork
 from mdlnas.space.presets import check_ops, make_space, space_for
+from mdlnas.strategies import family
 from mdlnas.train.retrain import retrain
-from mdlnas.workflow import family
 from mdlnas.workflow.export import export_network
 from mdlnas.workflow.options import Option, option_tables, search_options
 from mdlnas.workflow.predict import Predictions, predict_rows

@@ -27,7 +27,7 @@ FAST = StrategySettings(
 
 def test_the_issue_names_every_strategy() -> None:
     assert set(STRATEGIES.names()) == set(STRATEGY_ORDER) == {
-        "mdl", "darts", "random", "evolution", "hierarchical", "enas", "blockqnn"}
+        "mdl", "family", "darts", "random", "evolution", "hierarchical", "enas", "blockqnn"}
     with pytest.raises(RegistryError, match="valid names: blockqnn, darts"):
         make_strategy("bayesopt")
 

@@ -1,7 +1,10 @@
 """The seed's own search as strategies: adapters around :class:`BilevelSearch`.
 
 ``mdl`` is the variational DARTS search charged by description length, with λ and ξ as
-configured; ``darts`` is the same search with λ = 0 and point weights (Liu et al. 2019).
+configured; ``darts`` is the same search with λ = 0 and point weights (Liu et al. 2019);
+``family`` searches the whole complexity family at once (λ over ``lam_range``, by default
+0.01:10) and returns its network of best validation metric (within ``max_weights`` /
+``max_macs`` if set; :mod:`mdlnas.strategies.family`).
 They have no candidates to count, so an evaluation budget becomes weight steps: a budget
 of N evaluations allows as many epochs as N evaluations of the evaluator would have spent
 on mini-batch updates (``weight_steps_per_evaluation``). A time budget stops them after
@@ -14,8 +17,10 @@ import math
 import sys
 from dataclasses import replace
 
-from mdlnas.config import SearchConfig
+from mdlnas.config import BUDGET_LAM_RANGE, SearchConfig
 from mdlnas.search.darts import BilevelSearch
+from mdlnas.space.genotype import Genotype
+from mdlnas.strategies import family
 from mdlnas.strategies.base import Strategy, StrategyResult
 from mdlnas.strategies.evaluators import weight_steps_per_evaluation
 from mdlnas.strategies.problem import Budget, BudgetClock, Problem
@@ -47,7 +52,7 @@ class BilevelStrategy(Strategy):
         result = state.result()
         return StrategyResult(
             strategy=self.name,
-            genotype=result.genotype,
+            genotype=self.chosen(state, problem),
             search_seconds=clock.elapsed(),
             evaluations=math.ceil(state.epoch * steps_per_epoch / steps_per_evaluation),
             details={
@@ -59,8 +64,24 @@ class BilevelStrategy(Strategy):
         )
 
 
+    def chosen(self, state: BilevelSearch, problem: Problem) -> Genotype:
+        """The network the search returns: the one derived from its α."""
+        return state.genotype()
+
+
 class MdlSearch(BilevelStrategy):
     name = "mdl"
+
+
+class FamilySearch(BilevelStrategy):
+    name = "family"
+
+    def search_config(self) -> SearchConfig:
+        search = self.settings.search
+        return replace(search, lam_range=search.lam_range or BUDGET_LAM_RANGE)
+
+    def chosen(self, state: BilevelSearch, problem: Problem) -> Genotype:
+        return family.pick(state, problem.space).genotype
 
 
 class DartsSearch(BilevelStrategy):

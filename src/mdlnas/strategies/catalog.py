@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from mdlnas.registry import Registry
 from mdlnas.strategies.base import Strategy, StrategySettings
-from mdlnas.strategies.bilevel import DartsSearch, MdlSearch
+from mdlnas.strategies.bilevel import DartsSearch, FamilySearch, MdlSearch
 from mdlnas.strategies.blockqnn import BlockQnn
 from mdlnas.strategies.enas import Enas
 from mdlnas.strategies.evolution import RegularizedEvolution
@@ -22,9 +22,10 @@ StrategyFactory = Callable[[StrategySettings], Strategy]
 STRATEGIES: Registry[StrategyFactory] = Registry("search strategy")
 
 # The order the comparison reports them in: the seed's method, its ablation, the baselines.
-STRATEGY_ORDER = ("mdl", "darts", "random", "evolution", "hierarchical", "enas", "blockqnn")
+STRATEGY_ORDER = ("mdl", "family", "darts", "random", "evolution", "hierarchical", "enas",
+                  "blockqnn")
 
-for _strategy in (MdlSearch, DartsSearch, RandomSearch, RegularizedEvolution,
+for _strategy in (MdlSearch, FamilySearch, DartsSearch, RandomSearch, RegularizedEvolution,
                   HierarchicalEvolution, Enas, BlockQnn):
     STRATEGIES.register(_strategy.name)(_strategy)
 

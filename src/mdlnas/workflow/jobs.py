@@ -41,9 +41,10 @@ from mdlnas.search.darts import BilevelSearch, EpochCallback, EpochRecord, Searc
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
 from mdlnas.space.presets import check_ops, make_space, space_for
+from mdlnas.strategies import family
 from mdlnas.train.prune import prune_by_snr
 from mdlnas.train.retrain import evaluate, retrain
-from mdlnas.workflow import family
+from mdlnas.workflow import family as family_files
 from mdlnas.workflow import run_dir as files
 from mdlnas.workflow.run_config import RunConfig
 
@@ -178,8 +179,8 @@ def run_search(
 
         def write_family() -> None:
             with files.writing(out_dir):
-                family.save_genotypes(out_dir, choice.genotypes)
-                family.write_front(out_dir, front)
+                family_files.save_genotypes(out_dir, choice.genotypes)
+                family_files.write_front(out_dir, front)
             progress(f"family: {len(choice.genotypes)} distinct networks over λ "
                      f"{cfg.lam_range or BUDGET_LAM_RANGE}; {choice.note}; see {FRONT_FILE}")
 
@@ -350,15 +351,16 @@ def run_train(
 
 def _choose_family_lam(run_dir: Path, lam: float, progress: Progress) -> None:
     """Make the family's network of the λ nearest ``lam`` the run's genotype and λ."""
-    rows = family.read_front(run_dir)
-    pick = family.nearest_row(rows, lam)
+    rows = family_files.read_front(run_dir)
+    pick = family_files.nearest_row(rows, lam)
     for i, row in enumerate(rows):
         row["chosen"] = i == pick
     summary = files.read_json(run_dir / files.SUMMARY_FILE)
     summary["lam"] = rows[pick]["lam"]
     with files.writing(run_dir):
-        files.save_genotype(run_dir, family.load_family_genotype(run_dir, rows[pick]["genotype"]))
-        family.write_front(run_dir, rows)
+        chosen = family_files.load_family_genotype(run_dir, rows[pick]["genotype"])
+        files.save_genotype(run_dir, chosen)
+        family_files.write_front(run_dir, rows)
         files.write_json(run_dir / files.SUMMARY_FILE, summary)
     progress(f"family: the network of λ = {rows[pick]['lam']:.3g} "
              f"({rows[pick]['weights']:,} weights) is now the run's genotype")
@@ -369,7 +371,7 @@ def run_retrain_front(run_dir: Path, k: int, progress: Progress = _silent) -> li
     its λ (or the run's retraining λ if one is set), test each once, and add the scores to
     ``front.csv``. Rank 0 alone (a family's retrainings are independent)."""
     run = files.load_run_config(run_dir)
-    rows = family.read_front(run_dir)
+    rows = family_files.read_front(run_dir)
     data = load(run.retraining_data())
     picks = family.front_to_retrain(rows, k, data.task)
     for n, i in enumerate(picks, 1):
@@ -377,13 +379,13 @@ def run_retrain_front(run_dir: Path, k: int, progress: Progress = _silent) -> li
         cfg = run.retraining(row["lam"])
         progress(f"family: retraining {n}/{len(picks)}, λ = {row['lam']:.3g}, "
                  f"{row['weights']:,} weights, {cfg.epochs} epochs")
-        result = retrain(family.load_family_genotype(run_dir, row["genotype"]), data, cfg)
+        result = retrain(family_files.load_family_genotype(run_dir, row["genotype"]), data, cfg)
         metrics = evaluate(result.model, data)
         row["test_metric"] = metrics.get("test_accuracy", metrics.get("test_rmse"))
         row["test_weights"] = metrics["params"]
         row["retrain_seconds"] = round(result.train_seconds, 3)
         with files.writing(run_dir):
-            family.write_front(run_dir, rows)  # after each: a long retraining loses nothing
+            family_files.write_front(run_dir, rows)  # after each: a long retraining loses nothing
     return rows
 
 

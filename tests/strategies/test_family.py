@@ -14,14 +14,8 @@ from mdlnas.errors import ConfigError
 from mdlnas.search.darts import BilevelSearch, lam_at, position_of
 from mdlnas.space.presets import make_space
 from mdlnas.space.supernet import interpolate
-from mdlnas.workflow.family import (
-    check_budget,
-    choose,
-    front_to_retrain,
-    read_front,
-    smallest_size,
-    write_front,
-)
+from mdlnas.strategies.family import check_budget, choose, front_to_retrain, smallest_size
+from mdlnas.workflow.family import read_front, write_front
 from tests.search.test_darts import SPACE, blobs, config
 
 
@@ -102,8 +96,8 @@ def test_the_budget_picks_the_best_on_validation_within_it() -> None:
     for budget in (100, 150, 250, 350, 600, 1000):
         pick = choose(ROWS, SearchConfig(max_weights=budget), "classification")
         assert ROWS[pick]["weights"] <= budget  # never over the budget
-    with pytest.raises(ConfigError, match="smallest has 100 weights"):
-        choose(ROWS, SearchConfig(max_weights=99), "classification")
+    # nothing of the family fits: the caller takes the space's smallest network
+    assert choose(ROWS, SearchConfig(max_weights=99), "classification") is None
 
 
 def test_the_networks_to_retrain_are_the_front_on_validation() -> None:

@@ -1,0 +1,201 @@
+"""The complexity family of one search (``--lam-range``), and the budget's pick from it.
+
+This module reads the family off a finished search and picks from it; its files
+(``front.csv``, ``genotypes/``) are :mod:`mdlnas.workflow.family`'s.
+
+A family search trains α as a function of log λ (:func:`mdlnas.space.supernet.interpolate`)
+over shared weights. Afterwards the architecture is read off at ``lam_points`` values of λ,
+log-evenly over the range. Each reading is a row of ``front.csv``:
+
+    lam, genotype (file under genotypes/), weights, macs, dl_bits, val_metric
+
+``val_metric`` is the supernet's on the validation part with that λ's α: the family is
+judged on validation and the test part is scored once per retrained network. Distinct
+architectures share one genotype file. The budget (``max_weights``, ``max_macs``) picks
+the row of best validation metric among those within it; without one, the best row.
+``--retrain K`` retrains the Pareto front on validation (weights against validation error),
+at most K networks, each at its own λ, and adds the test scores to the rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, Task
+from mdlnas.errors import ConfigError
+from mdlnas.report.pareto import pareto_front
+from mdlnas.search.darts import BilevelSearch, lam_at
+from mdlnas.search.method import derive_genotype
+from mdlnas.space.genotype import Genotype
+from mdlnas.space.network import DerivedNetwork, count_weights
+from mdlnas.space.ops import OPS
+from mdlnas.train.cost import count_flops
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Size:
+    """What a network costs: weights (posterior means) and multiply-accumulates per example."""
+
+    weights: int
+    macs: int
+
+
+def size_of(genotype: Genotype, bayes: BayesConfig) -> Size:
+    network = DerivedNetwork(genotype, bayes)
+    return Size(count_weights(network), count_flops(network, genotype.input_shape))
+
+
+def smallest_size(space: SpaceConfig, task: Task, input_shape: tuple[int, ...],
+                  output_dim: int, bayes: BayesConfig) -> Size:
+    return size_of(smallest_genotype(space, task, input_shape, output_dim), bayes)
+
+
+def smallest_genotype(space: SpaceConfig, task: Task, input_shape: tuple[int, ...],
+                      output_dim: int) -> Genotype:
+    """The smallest network of the space: every edge dropped (``zero``) where it can be,
+    and where the derivation must keep an edge for the output, a parameter-free op; in a
+    space with a direct path that is the linear model."""
+    free = [i for i, name in enumerate(space.ops)
+            if name != "zero" and not OPS.get(name).parametric]
+    gammas = np.zeros((space.n_edges, len(space.ops)))
+    if free:
+        gammas[:, free[0]] = 0.1
+    if "zero" in space.ops:
+        gammas[:, space.ops.index("zero")] = 0.9
+    elif not free:
+        gammas[:, 0] = 1.0
+    cells = {"normal": gammas, **({"reduce": gammas} if space.reduction_layers else {})}
+    return derive_genotype(cells, space, task, input_shape, output_dim)
+
+
+def check_budget(config: SearchConfig, smallest: Size, space_name: str) -> None:
+    """Refuse, before any work, a budget that no network of the space can meet."""
+    if config.max_weights is not None and config.max_weights < smallest.weights:
+        raise ConfigError(
+            f"--max-weights {config.max_weights} is below the smallest network of space "
+            f"{space_name}, {smallest.weights:,} weights; give at least that"
+        )
+    if config.max_macs is not None and config.max_macs < smallest.macs:
+        raise ConfigError(
+            f"--max-macs {config.max_macs} is below the smallest network of space "
+            f"{space_name}, {smallest.macs:,} multiply-accumulates; give at least that"
+        )
+
+
+def read_family(state: BilevelSearch) -> tuple[list[dict[str, Any]], dict[str, Genotype]]:
+    """The family's rows by increasing λ, and its distinct genotypes by file name."""
+    cfg = state.config
+    assert state.family is not None
+    points = cfg.lam_points if state.family[0] < state.family[1] else 1
+    positions = np.linspace(0.0, 1.0, points) if points > 1 else np.zeros(1)
+    rows: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # genotype JSON -> file name
+    genotypes: dict[str, Genotype] = {}
+    for position in positions:
+        genotype = state.genotype(float(position))
+        key = genotype.to_json()
+        if key not in names:
+            names[key] = f"{len(names):02d}.json"
+            genotypes[names[key]] = genotype
+        size = size_of(genotype, cfg.bayes)
+        with state.at(float(position)), torch.no_grad():
+            dl = float(state.model.path_description_length(genotype)) / LN2
+        rows.append({
+            "lam": lam_at(float(position), state.family),
+            "genotype": names[key],
+            "weights": size.weights,
+            "macs": size.macs,
+            "dl_bits": dl,
+            **_scores(state.validate_at(float(position))),
+        })
+    return rows, genotypes
+
+
+def _scores(scores: Any) -> dict[str, Any]:
+    return {"val_metric": scores.metric, "metric": scores.metric_name, "chosen": False}
+
+
+@dataclass(frozen=True)
+class FamilyChoice:
+    """A family read off a finished search, and the network the budget picked from it."""
+
+    rows: list[dict[str, Any]]
+    genotypes: dict[str, Genotype]  # the distinct ones, by file name
+    genotype: Genotype
+    lam: float  # the chosen network's λ (its retraining's)
+    note: str  # one line on what was chosen and why
+
+
+def pick(state: BilevelSearch, space: SpaceConfig) -> FamilyChoice:
+    """Read the family off ``state`` and pick its network: the best on validation within
+    the budget; if no network of the family fits, the space's smallest (the budget was
+    checked against it before the search: it fits)."""
+    cfg, data = state.config, state.data
+    assert state.family is not None
+    rows, genotypes = read_family(state)
+    chosen = choose(rows, cfg, data.task)
+    if chosen is None:
+        genotype = smallest_genotype(space, data.task, data.input_shape, data.output_dim)
+        return FamilyChoice(rows, genotypes, genotype, state.family[1], (
+            f"no network of the family fits the budget ({budget_text(cfg)}); the space's "
+            "smallest network is taken (a higher top of --lam-range searches nearer the "
+            "budget)"))
+    rows[chosen]["chosen"] = True
+    row = rows[chosen]
+    return FamilyChoice(rows, genotypes, genotypes[row["genotype"]], row["lam"], (
+        f"{row['weights']:,} weights chosen at λ = {row['lam']:.3g} ({budget_text(cfg)})"))
+
+
+def budget_text(cfg: SearchConfig) -> str:
+    limits = [f"≤ {n:,} {unit}" for n, unit in ((cfg.max_weights, "weights"),
+                                               (cfg.max_macs, "MACs")) if n is not None]
+    return ("best on validation with " + " and ".join(limits)) if limits else (
+        "best on validation")
+
+
+def error(row: dict[str, Any], task: Task) -> float:
+    """The row's validation error, smaller is better (1 − accuracy, or RMSE)."""
+    value = float(row["val_metric"])
+    return 1.0 - value if task == "classification" else value
+
+
+def fits(row: dict[str, Any], config: SearchConfig) -> bool:
+    return ((config.max_weights is None or row["weights"] <= config.max_weights)
+            and (config.max_macs is None or row["macs"] <= config.max_macs))
+
+
+def choose(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> int | None:
+    """Index of the row the budget picks: the best validation metric among the rows within
+    ``max_weights`` and ``max_macs`` (all rows without a budget); of equals, the smallest.
+    None if no row fits."""
+    within = [i for i, row in enumerate(rows) if fits(row, config)]
+    if not within:
+        return None
+    return min(within, key=lambda i: (error(rows[i], task), rows[i]["weights"], i))
+
+
+def front_to_retrain(rows: Sequence[dict[str, Any]], k: int, task: Task) -> list[int]:
+    """Indices of at most ``k`` rows of distinct genotypes to retrain: the Pareto front on
+    validation (weights against validation error), evenly thinned if longer than ``k``,
+    and if shorter, the best of the rest by validation error."""
+    first: dict[str, int] = {}  # each distinct genotype's best row
+    for i, row in enumerate(rows):
+        j = first.get(row["genotype"])
+        if j is None or error(row, task) < error(rows[j], task):
+            first[row["genotype"]] = i
+    candidates = sorted(first.values())
+    points = [(float(rows[i]["weights"]), error(rows[i], task)) for i in candidates]
+    front = [candidates[i] for i in pareto_front(points)]
+    if len(front) > k:
+        picks = np.linspace(0, len(front) - 1, k).round().astype(int)
+        return sorted(front[i] for i in set(picks.tolist()))
+    rest = sorted((i for i in candidates if i not in front), key=lambda i: error(rows[i], task))
+    return sorted(front + rest[: k - len(front)])
