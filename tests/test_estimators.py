@@ -242,3 +242,8 @@ def test_a_budget_picks_the_family_network_within_it() -> None:
     assert [r["chosen"] for r in fitted.front_ or []].count(True) == 1
     with pytest.raises(ConfigError, match="15 weights"):  # iris' linear model: 4 × 3 + 3
         MDLNASClassifier(**common, max_weights=14).fit(x, y)
+    # λ by validation: the family over the default range, its best network there
+    auto = MDLNASClassifier(**{**common, "lam_range": None}, lam="auto").fit(x, y)
+    assert auto.front_ is not None
+    assert [round(r["lam"], 6) for r in auto.front_][::4] == [0.01, 10.0]
+    assert [r["chosen"] for r in auto.front_].count(True) == 1

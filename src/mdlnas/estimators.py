@@ -50,7 +50,7 @@ except ImportError:  # validate_data arrived in scikit-learn 1.6
         "(or pip install 'mdlnas[sklearn]')"
     ) from None
 
-from mdlnas.config import SpaceConfig
+from mdlnas.config import BUDGET_LAM_RANGE, SpaceConfig
 from mdlnas.data import DataBundle, DataConfig, Scaling, Split, Task
 from mdlnas.data.assemble import as_signals
 from mdlnas.data.config import IMPUTE_OPTIONS, ImputeOption
@@ -81,6 +81,7 @@ _SAMPLE_AXES = (2, 3, 4)
 _NOT_PARAMETERS = {"data", "target", "data-dir", "n-train", "train-n-train", "seed"}
 # Every other option of `mdlnas search` is a parameter of the same name and default.
 OPTIONS = tuple(o for o in search_options() if o.name not in _NOT_PARAMETERS)
+_LAM, _LAM_RANGE = (next(o for o in OPTIONS if o.name == name) for name in ("lam", "lam-range"))
 # the share of X held out to choose the architecture: as DataConfig's, of the whole
 _VAL_FRACTION = DataConfig(name="X").val_fraction
 
@@ -160,6 +161,12 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
     def _run_config(self, seed: int) -> RunConfig:
         """The parameters as the run `mdlnas search` would make of the same options."""
         values = {option: getattr(self, option.dest) for option in OPTIONS}
+        if values.get(_LAM) == "auto":
+            # λ by validation: the family over the default range, its best network (within
+            # the budget, if one is given), retrained at that network's λ
+            values[_LAM] = _LAM.default
+            if values.get(_LAM_RANGE) is None:
+                values[_LAM_RANGE] = BUDGET_LAM_RANGE
         tables = option_tables(values)
         tables["data"]["name"] = type(self).__name__  # the data is X and y, not a file
         run = config_from_tables(tables)
@@ -393,7 +400,9 @@ class MDLNASClassifier(ClassifierMixin, _MDLNASBase):  # type: ignore[misc]
     Fitted attributes: ``classes_``, ``genotype_`` (the found architecture), ``model_``
     (the retrained network, on ``scaled`` inputs), ``scaling_``, ``space_``,
     ``search_result_`` (history, mixing weights γ), ``history_`` (retraining),
-    ``n_features_in_`` and ``input_shape_``.
+    ``n_features_in_``, ``input_shape_`` and ``front_`` (a family search's rows, else
+    None). ``max_weights=N`` searches the family of λ and keeps its best network on
+    validation within N weights; ``lam="auto"`` picks λ by validation the same way.
     """
 
     _task: Task = "classification"
@@ -426,7 +435,8 @@ class MDLNASClassifier(ClassifierMixin, _MDLNASBase):  # type: ignore[misc]
 class MDLNASRegressor(RegressorMixin, _MDLNASBase):  # type: ignore[misc]
     """A regressor whose network architecture is searched for its description length.
 
-    Fitted attributes: ``genotype_`` (the found architecture), ``model_`` (the retrained
+    Fitted attributes (``front_``, ``max_weights`` and ``lam="auto"`` as for the
+    classifier): ``genotype_`` (the found architecture), ``model_`` (the retrained
     network, on scaled inputs and targets), ``scaling_``, ``space_``, ``search_result_``,
     ``history_``, ``n_features_in_`` and ``input_shape_``.
     """
