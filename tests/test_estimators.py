@@ -230,7 +230,7 @@ def test_a_budget_picks_the_family_network_within_it() -> None:
     from mdlnas.space.network import count_weights
 
     x, y = load_iris(return_X_y=True)
-    common: dict[str, Any] = {"epochs": 8, "alpha_lr": 0.3, "lam_range": "0.01:100",
+    common: dict[str, Any] = {"epochs": 8, "alpha_lr": 0.3, "lam_knots": 4, "lam_range": "0.01:100",
                               "lam_points": 5, "train_epochs": 2, "random_state": 0}
     free = MDLNASClassifier(**common).fit(x, y)
     assert free.front_ is not None and len(free.front_) == 5

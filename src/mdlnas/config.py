@@ -295,8 +295,9 @@ class SearchConfig:
         "--lam)",
     )
     lam_knots: int = setting(
-        4, flag="lam-knots", bounds=_count,
-        help="family: α at this many values of log λ evenly over the range, linear between",
+        2, flag="lam-knots", bounds=_count,
+        help="family: α at this many values of log λ evenly over the range, linear between "
+        "(2: α linear in log λ)",
     )
     lam_points: int = setting(
         9, flag="lam-points", bounds=_count,

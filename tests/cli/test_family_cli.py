@@ -18,7 +18,7 @@ def test_a_budget_picks_a_network_of_the_family_within_it(
 ) -> None:
     out = tmp_path / "run"
     # α fast enough that 8 epochs spread the family from large networks to the linear one
-    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3",
+    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
                  "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", "60",
                  "--retrain", "2", "--out", str(out), "--json"])
     assert code == 0
