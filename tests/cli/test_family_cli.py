@@ -86,6 +86,10 @@ def test_retrain_without_a_family_and_lam_with_a_range_are_refused(
                  "--out", str(tmp_path / "run")])
     assert code == 2
     assert "replaces --lam" in capsys.readouterr().err
+    code = main(["search", *FAST, "--lam", "0.5", "--max-weights", "100",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "give --lam-range LO:HI instead of --lam" in capsys.readouterr().err
     for bad in ("1:0.1", "0:1", "x:1", "0.5"):
         code = main(["search", *FAST, "--lam-range", bad, "--out", str(tmp_path / "run")])
         assert code == 2

@@ -18,6 +18,7 @@ from mdlnas.cli.common import (
     progress,
 )
 from mdlnas.cli.options import add_options
+from mdlnas.config import BUDGET_LAM_RANGE
 from mdlnas.distributed import main_only, on_main
 from mdlnas.errors import ConfigError
 from mdlnas.workflow.options import search_options
@@ -102,6 +103,10 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
     run = search_run_config(args, args.given, file_tables)
     if "lam" in args.given and "lam_range" in args.given:
         raise ConfigError("--lam-range searches a family of λ and replaces --lam; give one")
+    if "lam" in args.given and run.search.family_range is not None:
+        raise ConfigError("a budget (--max-weights, --max-macs) searches the family of λ "
+                          f"{BUDGET_LAM_RANGE} and replaces --lam; to choose the family, "
+                          "give --lam-range LO:HI instead of --lam")
     if args.retrain < 0:
         raise ConfigError(f"--retrain takes a number of networks, 0 or more; got {args.retrain}")
     if args.retrain and run.search.family_range is None:
