@@ -26,6 +26,7 @@ import pytest
 import mdlnas
 from mdlnas.cli import main
 from mdlnas.search.checkpoint import checkpoint_path, load_checkpoint
+from mdlnas.workflow.family import read_front
 
 # wine: the smallest table. --tol 0: no early stop, so the killed search is surely
 # mid-search when its first checkpoint appears (7 more epochs to go). A family search with
@@ -34,7 +35,8 @@ EPOCHS = 8
 SEARCH = ["search", "--data", "wine", "--epochs", str(EPOCHS), "--tol", "0",
           "--lam-range", "0.1:10", "--lam-points", "3", "--max-weights", "600",
           "--train-epochs", "2", "--device", "cpu", "--no-plots", "--quiet", "--json"]
-RESUME = ["search", "--resume", "run", "--no-plots", "--quiet", "--json"]
+# the resumed run also retrains one network of its family: under torchrun, on every rank
+RESUME = ["search", "--resume", "run", "--retrain", "1", "--no-plots", "--quiet", "--json"]
 NLL_TOLERANCE = 0.01  # test NLL (nats) of 2 processes against 1 (docs/DISTRIBUTED.md)
 # torch prints a worker's uncaught traceback line by line behind this prefix
 WORKER_TRACEBACK = "]: Traceback"
@@ -128,6 +130,7 @@ def test_two_nodes_without_a_shared_directory_search_resume_and_retrain(
                  "front.csv"):
         assert (a / "run" / name).is_file(), name
     assert json.loads((a / "run" / "summary.json").read_text())["epochs_run"] == EPOCHS
+    assert sum(row["test_metric"] is not None for row in read_front(a / "run")) == 1
 
     # 3. ... and it ends where one uninterrupted process ends (BatchNorm's per-shard
     # statistics aside)

@@ -170,6 +170,10 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         tables = option_tables(values)
         tables["data"]["name"] = type(self).__name__  # the data is X and y, not a file
         run = config_from_tables(tables)
+        if run.search.family_range is not None and values[_LAM] != _LAM.default:
+            raise ConfigError(f"lam={values[_LAM]!r} with a family (lam_range, max_weights or "
+                              "max_macs), which searches every λ of its range; drop lam, or "
+                              "give lam_range to choose the family")
         train = replace(run.retraining(), seed=seed)
         if self.deterministic:  # retraining describes the weights as the search did
             train = replace(train, bayes=replace(train.bayes, variational=False))
@@ -321,8 +325,7 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         cfg = run.search
         if cfg.max_weights is not None or cfg.max_macs is not None:
             family.check_budget(cfg, family.smallest_size(
-                space, bundle.task, bundle.input_shape, bundle.output_dim, cfg.bayes),
-                space.name)
+                space, bundle.task, bundle.input_shape, bundle.output_dim, cfg), space.name)
         state = BilevelSearch(bundle, space, cfg)
         while not state.finished:
             self._report_search(state.run_epoch(), state)

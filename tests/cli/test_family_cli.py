@@ -48,6 +48,10 @@ def test_a_budget_picks_a_network_of_the_family_within_it(
     rows = read_front(out)
     assert [r["chosen"] for r in rows] == [False, False, False, False, True]
     assert evaluation["params"] == rows[-1]["weights"]
+    # a λ outside every family is one line, and changes nothing
+    assert main(["train", str(out), "--lam", "0", "--epochs", "1", "--quiet"]) == 2
+    assert "names no network of the family" in capsys.readouterr().err
+    assert [r["chosen"] for r in read_front(out)] == [False, False, False, False, True]
 
 
 def test_a_budget_below_every_network_of_the_space_is_one_line(
@@ -90,6 +94,10 @@ def test_retrain_without_a_family_and_lam_with_a_range_are_refused(
                  "--out", str(tmp_path / "run")])
     assert code == 2
     assert "give --lam-range LO:HI instead of --lam" in capsys.readouterr().err
+    code = main(["search", *FAST, "--lam-range", "0.1:1", "--retrain", "-1",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "--retrain takes a number" in capsys.readouterr().err
     for bad in ("1:0.1", "0:1", "x:1", "0.5"):
         code = main(["search", *FAST, "--lam-range", bad, "--out", str(tmp_path / "run")])
         assert code == 2

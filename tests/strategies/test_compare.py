@@ -11,7 +11,7 @@ from mdlnas.cli import main
 from mdlnas.config import SearchConfig, TrainConfig
 from mdlnas.data import DataConfig
 from mdlnas.errors import ConfigError, RegistryError
-from mdlnas.report.pareto import pareto_front
+from mdlnas.search.evaluation import pareto_front
 from mdlnas.strategies import Budget, EvaluatorConfig
 from mdlnas.workflow.compare import (
     CompareConfig,

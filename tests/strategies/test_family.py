@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -9,12 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from mdlnas.config import BayesConfig, SearchConfig
+from mdlnas.config import SearchConfig
 from mdlnas.errors import ConfigError
 from mdlnas.search.darts import BilevelSearch, lam_at, position_of
 from mdlnas.space.presets import make_space
 from mdlnas.space.supernet import interpolate
-from mdlnas.strategies.family import check_budget, choose, front_to_retrain, smallest_size
+from mdlnas.strategies.family import (
+    check_budget,
+    choose,
+    front_to_retrain,
+    smallest_genotype,
+    smallest_size,
+)
 from mdlnas.workflow.family import read_front, write_front
 from tests.search.test_darts import SPACE, blobs, config
 
@@ -76,6 +83,17 @@ def test_alpha_depends_on_lambda_across_a_range() -> None:
     assert high[:, zero].mean() > low[:, zero].mean()
 
 
+def test_a_restored_family_is_read_at_the_middle_of_its_range() -> None:
+    cfg = config(lam_range="0.01:100", lam_knots=3, calibration_epochs=1, max_epochs=3)
+    state = BilevelSearch(blobs(), SPACE, cfg)
+    while not state.finished:
+        state.run_epoch()
+    restored = BilevelSearch(blobs(), SPACE, cfg)
+    restored.load_state_dict(state.state_dict())
+    assert restored.result().val_metric == state.result().val_metric
+    assert restored.genotype() == state.genotype()
+
+
 def _rows(*spec: tuple[float, str, int, int, float]) -> list[dict[str, object]]:
     return [{"lam": lam, "genotype": g, "weights": w, "macs": m, "dl_bits": 0.0,
              "val_metric": v, "metric": "accuracy", "chosen": False}
@@ -105,18 +123,28 @@ def test_the_networks_to_retrain_are_the_front_on_validation() -> None:
     assert front_to_retrain(ROWS, 5, "classification") == [0, 1, 2, 3, 4]
     assert front_to_retrain(ROWS, 3, "classification") == [2, 3, 4]
     assert front_to_retrain(ROWS, 2, "classification") == [2, 4]
+    assert front_to_retrain(ROWS, 1, "classification") == [2]  # the most accurate
     repeated = ROWS + _rows((30.0, "04.json", 100, 1000, 0.81))
     assert front_to_retrain(repeated, 5, "classification") == [0, 1, 2, 3, 5]  # one per net
 
 
 def test_the_smallest_network_of_a_space_and_a_budget_below_it() -> None:
-    bayes = BayesConfig()
+    cfg = SearchConfig()
     # the mlp space's smallest network is the linear model: 13 features × 3 classes + 3
-    wine = smallest_size(make_space("mlp"), "classification", (13,), 3, bayes)
+    wine = smallest_size(make_space("mlp"), "classification", (13,), 3, cfg)
     assert wine.weights == 13 * 3 + 3 and wine.macs == 13 * 3
     # the conv1d space's is its frame: the stem, the transitions and the head
-    conv = smallest_size(make_space("conv1d"), "classification", (1, 40), 10, bayes)
+    conv = smallest_size(make_space("conv1d"), "classification", (1, 40), 10, cfg)
     assert 0 < conv.weights < 300
+    # the darts rule keeps two edges per node: parameter-free ops, the same frame
+    darts = smallest_size(make_space("conv1d"), "classification", (1, 40), 10,
+                          SearchConfig(derive="darts"))
+    assert darts.weights == conv.weights
+    # a space of parametric ops only: the smallest is the cheapest of them on every edge
+    convs = dataclasses.replace(make_space("conv1d"), ops=("conv_5", "conv_3", "zero"))
+    smallest = smallest_genotype(convs, "classification", (1, 40), 10, cfg)
+    kept = {e.op for cell in smallest.cells().values() for e in cell.edges}
+    assert kept == {"conv_3"}  # the output must be fed: by the smaller convolution
     with pytest.raises(ConfigError, match=f"{conv.weights:,} weights"):
         check_budget(SearchConfig(max_weights=conv.weights - 1), conv, "conv1d")
     check_budget(SearchConfig(max_weights=conv.weights), conv, "conv1d")
@@ -127,6 +155,7 @@ def test_front_csv_round_trips(tmp_path: Path) -> None:
     rows[2].update(chosen=True, test_metric=0.955, test_weights=300, retrain_seconds=1.5)
     write_front(tmp_path, rows)
     back = read_front(tmp_path)
+    assert back[0]["test_metric"] is None and back[0]["metric"] == "accuracy"  # not retrained
     assert [r["genotype"] for r in back] == [r["genotype"] for r in rows]
     assert [r["chosen"] for r in back] == [False, False, True, False, False]
     assert back[2]["test_metric"] == 0.955 and back[2]["test_weights"] == 300

@@ -87,14 +87,24 @@ def _check_resume(args: argparse.Namespace) -> None:
         )
 
 
+def _check_retrain(args: argparse.Namespace, run: RunConfig) -> None:
+    """Before any work: --retrain needs a family to retrain networks of."""
+    if args.retrain and run.search.family_range is None:
+        raise ConfigError("--retrain K retrains networks of a family; give --lam-range LO:HI "
+                          "(or a budget, --max-weights N)")
+
+
 def execute(args: argparse.Namespace) -> dict[str, Any]:
     from mdlnas.cli.options import search_run_config
     from mdlnas.workflow import load_run_config
     from mdlnas.workflow.config_file import load_config_file
 
+    if args.retrain < 0:
+        raise ConfigError(f"--retrain takes a number of networks, 0 or more; got {args.retrain}")
     if args.resume is not None:
         _check_resume(args)
         saved = on_main(lambda: load_run_config(args.resume))
+        _check_retrain(args, saved)
         if args.device != "auto":  # a run may move between machines
             saved = replace(saved, search=replace(saved.search, device=args.device),
                             train=replace(saved.train, device=args.device))
@@ -107,11 +117,7 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError("a budget (--max-weights, --max-macs) searches the family of λ "
                           f"{BUDGET_LAM_RANGE} and replaces --lam; to choose the family, "
                           "give --lam-range LO:HI instead of --lam")
-    if args.retrain < 0:
-        raise ConfigError(f"--retrain takes a number of networks, 0 or more; got {args.retrain}")
-    if args.retrain and run.search.family_range is None:
-        raise ConfigError("--retrain K retrains networks of a family; give --lam-range LO:HI "
-                          "(or a budget, --max-weights N)")
+    _check_retrain(args, run)
     space = run.space.name if run.space is not None else run.space_name
     if run.data.signal is None and space == "conv1d":
         # Flat features (a table) would not fit the space; data with channels is unaffected.
@@ -171,12 +177,9 @@ def _after_search(
         from mdlnas.report.run_plots import draw_run_plots
         from mdlnas.workflow.jobs import run_retrain_front
 
-        def retrain_front() -> None:
-            run_retrain_front(out, args.retrain, say)
-            if not args.no_plots:
-                draw_run_plots(out)
-
-        main_only(retrain_front)
+        run_retrain_front(out, args.retrain, say)  # every rank: data-parallel retraining
+        if not args.no_plots:
+            main_only(lambda: draw_run_plots(out))
     if not args.search_only:
         callbacks = [tensorboard.train_epoch] if tensorboard else []
         summary["eval"] = run_train(out, progress=say, callbacks=callbacks)

@@ -5,7 +5,6 @@ Drawn on a bare :class:`~matplotlib.figure.Figure` with the Agg canvas (no pyplo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -13,21 +12,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-Point = tuple[float, float]  # (params, error): both smaller is better
+from mdlnas.search.evaluation import Point, pareto_front
+
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
-
-
-def pareto_front(points: Sequence[Point]) -> list[int]:
-    """Indices of the points that no other point matches or beats in both coordinates,
-    by increasing size (of equal points, the first)."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
-    front: list[int] = []
-    best_error = math.inf
-    for i in order:
-        if points[i][1] < best_error:
-            front.append(i)
-            best_error = points[i][1]
-    return front
 
 
 def plot_pareto(

@@ -150,8 +150,10 @@ def lam_in_epoch(config: SearchConfig, epoch: int, lam: float | None = None) -> 
 def lam_at(position: float, bounds: tuple[float, float]) -> float:
     """λ at ``position`` ∈ [0, 1] of the family's range: log-linear from its low end."""
     low, high = bounds
-    if position == 0.0 or low == high:  # exactly the end, not exp(log(low))
+    if position <= 0.0 or low == high:  # exactly the ends, not exp(log(low))
         return low
+    if position >= 1.0:
+        return high
     return float(math.exp(math.log(low) + position * (math.log(high) - math.log(low))))
 
 
@@ -192,6 +194,9 @@ class BilevelSearch:
             knots=config.lam_knots if self.family else 1,
         ).to(self.device)
         self.model.relaxation = config.relaxation
+        # between steps (validation, results, a restored checkpoint) a family is read at
+        # the middle of its range; each step moves it to the λ it draws
+        self.model.position = self._place(MIDDLE)
         self.train_split = to_tensors(data.train, self.device)
         self.val_split = to_tensors(data.val, self.device)
         if len(self.train_split) < 2 or len(self.val_split) < 1:
@@ -365,7 +370,6 @@ class BilevelSearch:
             last = self.history[-1] if self.history else None
             previous = last.dl_per_weight if last and last.phase == "calibration" else {}
             self.calibrated = settled(previous, dl_per_weight, self.config.calibration_tol)
-        model.position = self._place(MIDDLE)
         val = self._validate()
         dl = self.description_length_bits()
         record = EpochRecord(
@@ -402,12 +406,13 @@ class BilevelSearch:
 
     @contextlib.contextmanager
     def at(self, position: float) -> Iterator[None]:
-        """The supernet with the α of ``position`` of a family's range (the middle after)."""
+        """The supernet with the α of ``position`` of a family's range."""
+        before = self.model.position
         self.model.position = self._place(position)
         try:
             yield
         finally:
-            self.model.position = self._place(MIDDLE)
+            self.model.position = before
 
     def genotype(self, position: float = MIDDLE) -> Genotype:
         """The derived architecture; in a family, that of ``position`` of the range."""
@@ -422,9 +427,6 @@ class BilevelSearch:
         with self.at(position):
             return self._validate()
 
-    def description_length_bits_at(self, position: float) -> float:
-        with self.at(position):
-            return self.description_length_bits()
 
     def result(self) -> SearchResult:
         val = self._validate()

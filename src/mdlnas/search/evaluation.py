@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -46,3 +47,19 @@ def score(
     rmse = float((outputs.squeeze(-1) - split.y).pow(2).mean().sqrt()) * y_std
     # A density in standardised units becomes one in user units by the Jacobian y_std.
     return Scores(rmse, nll + math.log(y_std), "rmse")
+
+
+Point = tuple[float, float]  # (size, error): both smaller is better
+
+
+def pareto_front(points: Sequence[Point]) -> list[int]:
+    """Indices of the points that no other point matches or beats in both coordinates,
+    by increasing size (of equal points, the first)."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
+    front: list[int] = []
+    best_error = math.inf
+    for i in order:
+        if points[i][1] < best_error:
+            front.append(i)
+            best_error = points[i][1]
+    return front

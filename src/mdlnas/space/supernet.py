@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from mdlnas.config import BayesConfig, Relaxation, SpaceConfig, Task
-from mdlnas.errors import GenotypeError
+from mdlnas.errors import ConfigError, GenotypeError
 from mdlnas.space.cell import SearchCell, cell_edges, connection_probability
 from mdlnas.space.description import FusedDescriptionLength, variational_parameters
 from mdlnas.space.frame import NetworkFrame
@@ -67,7 +67,7 @@ class Supernet(NetworkFrame):
     ) -> None:
         super().__init__(space, input_shape, output_dim, task, bayes)
         if knots < 1:
-            raise ValueError(f"knots must be at least 1, got {knots}")
+            raise ConfigError(f"a family needs at least 1 knot, got {knots}")
         self.cells = nn.ModuleList(
             SearchCell(space.ops, space.n_nodes, space.dim, width, bayes, reduction)
             for width, reduction in self.plan
@@ -76,8 +76,7 @@ class Supernet(NetworkFrame):
         # Small random α, as in DARTS: near-uniform mixing with ties broken by chance. A
         # family's knots start equal, from the same draw as one α, so that a family over a
         # one-point range is the single search exactly.
-        self.knots = knots
-        self.position = 0.0
+        self.position = 0.0  # where α is read in a family's range (interpolate)
 
         def initial_alpha() -> nn.Parameter:
             alpha = 1e-3 * torch.randn(shape)

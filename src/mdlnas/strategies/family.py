@@ -19,7 +19,6 @@ at most K networks, each at its own λ, and adds the test scores to the rows.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,15 +28,12 @@ import torch
 
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, Task
 from mdlnas.errors import ConfigError
-from mdlnas.report.pareto import pareto_front
-from mdlnas.search.darts import BilevelSearch, lam_at
+from mdlnas.search.darts import LN2, MIDDLE, BilevelSearch, lam_at
+from mdlnas.search.evaluation import Scores, pareto_front
 from mdlnas.search.method import derive_genotype
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
-from mdlnas.space.ops import OPS
 from mdlnas.train.cost import count_flops
-
-LN2 = math.log(2.0)
 
 
 @dataclass(frozen=True)
@@ -54,26 +50,30 @@ def size_of(genotype: Genotype, bayes: BayesConfig) -> Size:
 
 
 def smallest_size(space: SpaceConfig, task: Task, input_shape: tuple[int, ...],
-                  output_dim: int, bayes: BayesConfig) -> Size:
-    return size_of(smallest_genotype(space, task, input_shape, output_dim), bayes)
+                  output_dim: int, config: SearchConfig) -> Size:
+    return size_of(smallest_genotype(space, task, input_shape, output_dim, config),
+                   config.bayes)
 
 
 def smallest_genotype(space: SpaceConfig, task: Task, input_shape: tuple[int, ...],
-                      output_dim: int) -> Genotype:
-    """The smallest network of the space: every edge dropped (``zero``) where it can be,
-    and where the derivation must keep an edge for the output, a parameter-free op; in a
-    space with a direct path that is the linear model."""
-    free = [i for i, name in enumerate(space.ops)
-            if name != "zero" and not OPS.get(name).parametric]
-    gammas = np.zeros((space.n_edges, len(space.ops)))
-    if free:
-        gammas[:, free[0]] = 0.1
-    if "zero" in space.ops:
-        gammas[:, space.ops.index("zero")] = 0.9
-    elif not free:
-        gammas[:, 0] = 1.0
-    cells = {"normal": gammas, **({"reduce": gammas} if space.reduction_layers else {})}
-    return derive_genotype(cells, space, task, input_shape, output_dim)
+                      output_dim: int, config: SearchConfig) -> Genotype:
+    """The smallest network the search's derivation can give in the space: every edge
+    dropped (``zero``) where the rule lets it, and on the edges it must keep (the output's,
+    or the top-k of the darts rule) the op whose network is smallest, a parameter-free one
+    where the space has it. In a space with a direct path this is the linear model."""
+    zero = space.ops.index("zero") if "zero" in space.ops else None
+
+    def kept_on_every_edge(op: int) -> Genotype:
+        gammas = np.zeros((space.n_edges, len(space.ops)))
+        gammas[:, op] = 0.1 if zero is not None else 1.0
+        if zero is not None:
+            gammas[:, zero] = 0.9
+        cells = {"normal": gammas, **({"reduce": gammas} if space.reduction_layers else {})}
+        return derive_genotype(cells, space, task, input_shape, output_dim,
+                               rule=config.derive, top_k=config.darts_top_k)
+
+    candidates = [kept_on_every_edge(op) for op in range(len(space.ops)) if op != zero]
+    return min(candidates, key=lambda g: count_weights(DerivedNetwork(g, config.bayes)))
 
 
 def check_budget(config: SearchConfig, smallest: Size, space_name: str) -> None:
@@ -95,7 +95,8 @@ def read_family(state: BilevelSearch) -> tuple[list[dict[str, Any]], dict[str, G
     cfg = state.config
     assert state.family is not None
     points = cfg.lam_points if state.family[0] < state.family[1] else 1
-    positions = np.linspace(0.0, 1.0, points) if points > 1 else np.zeros(1)
+    # one point: the middle of the range, where the search's epochs were judged
+    positions = np.linspace(0.0, 1.0, points) if points > 1 else np.full(1, MIDDLE)
     rows: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # genotype JSON -> file name
     genotypes: dict[str, Genotype] = {}
@@ -119,7 +120,7 @@ def read_family(state: BilevelSearch) -> tuple[list[dict[str, Any]], dict[str, G
     return rows, genotypes
 
 
-def _scores(scores: Any) -> dict[str, Any]:
+def _scores(scores: Scores) -> dict[str, Any]:
     return {"val_metric": scores.metric, "metric": scores.metric_name, "chosen": False}
 
 
@@ -143,7 +144,7 @@ def pick(state: BilevelSearch, space: SpaceConfig) -> FamilyChoice:
     rows, genotypes = read_family(state)
     chosen = choose(rows, cfg, data.task)
     if chosen is None:
-        genotype = smallest_genotype(space, data.task, data.input_shape, data.output_dim)
+        genotype = smallest_genotype(space, data.task, data.input_shape, data.output_dim, cfg)
         return FamilyChoice(rows, genotypes, genotype, state.family[1], (
             f"no network of the family fits the budget ({budget_text(cfg)}); the space's "
             "smallest network is taken (a higher top of --lam-range searches nearer the "
@@ -168,6 +169,7 @@ def error(row: dict[str, Any], task: Task) -> float:
 
 
 def fits(row: dict[str, Any], config: SearchConfig) -> bool:
+    """Whether the row's network is within the budget of ``config`` (any, without one)."""
     return ((config.max_weights is None or row["weights"] <= config.max_weights)
             and (config.max_macs is None or row["macs"] <= config.max_macs))
 
@@ -194,6 +196,8 @@ def front_to_retrain(rows: Sequence[dict[str, Any]], k: int, task: Task) -> list
     candidates = sorted(first.values())
     points = [(float(rows[i]["weights"]), error(rows[i], task)) for i in candidates]
     front = [candidates[i] for i in pareto_front(points)]
+    if k == 1:  # the front's most accurate network
+        return front[-1:]
     if len(front) > k:
         picks = np.linspace(0, len(front) - 1, k).round().astype(int)
         return sorted(front[i] for i in set(picks.tolist()))

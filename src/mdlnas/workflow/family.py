@@ -12,8 +12,9 @@ from mdlnas.errors import ConfigError
 from mdlnas.report.run_files import FRONT_FILE, GENOTYPES_DIR, read_rows, write_rows
 from mdlnas.space.genotype import Genotype
 
+TEST_COLUMNS = ("test_metric", "test_weights", "retrain_seconds")  # --retrain's
 FRONT_COLUMNS = ("lam", "genotype", "weights", "macs", "dl_bits", "val_metric", "metric",
-                 "chosen", "test_metric", "test_weights", "retrain_seconds")
+                 "chosen", *TEST_COLUMNS)
 
 
 # -- files -----------------------------------------------------------------------------
@@ -28,12 +29,27 @@ def read_front(run_dir: Path) -> list[dict[str, Any]]:
                           "`mdlnas search --lam-range LO:HI`")
     rows = read_rows(path)
     for row in rows:
+        for key in TEST_COLUMNS:  # an empty cell: not retrained
+            if row.get(key) == "":
+                row[key] = None
         for key in ("weights", "macs", "test_weights"):
             if isinstance(row.get(key), float) and math.isfinite(row[key]):
                 row[key] = int(row[key])
         row["genotype"] = str(row["genotype"])
         row["chosen"] = row.get("chosen") in (True, 1, 1.0, "True", "true")
     return rows
+
+
+def keep_test_scores(run_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Copy the test scores of ``run_dir``'s front.csv, if any, into ``rows`` of the same
+    λ and network (the family read again off the same search)."""
+    if not (run_dir / FRONT_FILE).is_file():
+        return
+    measured = {(round(r["lam"], 9), r["genotype"]): r for r in read_front(run_dir)}
+    for row in rows:
+        old = measured.get((round(row["lam"], 9), row["genotype"]))
+        if old is not None:
+            row.update({key: old.get(key) for key in TEST_COLUMNS})
 
 
 def save_genotypes(run_dir: Path, genotypes: dict[str, Genotype]) -> None:

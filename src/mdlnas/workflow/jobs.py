@@ -101,7 +101,7 @@ def run_search(
             # before any work: a budget below every network of the space is a typo or a
             # misunderstanding, not something a search can find out
             smallest = family.smallest_size(space, data.task, data.input_shape,
-                                            data.output_dim, cfg.bayes)
+                                            data.output_dim, cfg)
             family.check_budget(cfg, smallest, space.name)
         return space, BilevelSearch(data, space, cfg)
 
@@ -180,6 +180,8 @@ def run_search(
         def write_family() -> None:
             with files.writing(out_dir):
                 family_files.save_genotypes(out_dir, choice.genotypes)
+                if resume:  # a finished run resumed: keep what --retrain measured
+                    family_files.keep_test_scores(out_dir, front)
                 family_files.write_front(out_dir, front)
             progress(f"family: {len(choice.genotypes)} distinct networks over λ "
                      f"{cfg.lam_range or BUDGET_LAM_RANGE}; {choice.note}; see {FRONT_FILE}")
@@ -351,6 +353,9 @@ def run_train(
 
 def _choose_family_lam(run_dir: Path, lam: float, progress: Progress) -> None:
     """Make the family's network of the λ nearest ``lam`` the run's genotype and λ."""
+    if lam <= 0:
+        raise ConfigError(f"--lam {lam:g} names no network of the family (its λ are "
+                          "positive); give a λ of its range, see front.csv")
     rows = family_files.read_front(run_dir)
     pick = family_files.nearest_row(rows, lam)
     for i, row in enumerate(rows):
@@ -369,23 +374,36 @@ def _choose_family_lam(run_dir: Path, lam: float, progress: Progress) -> None:
 def run_retrain_front(run_dir: Path, k: int, progress: Progress = _silent) -> list[dict[str, Any]]:
     """Retrain at most ``k`` networks of a family run's Pareto front on validation, each at
     its λ (or the run's retraining λ if one is set), test each once, and add the scores to
-    ``front.csv``. Rank 0 alone (a family's retrainings are independent)."""
-    run = files.load_run_config(run_dir)
-    rows = family_files.read_front(run_dir)
-    data = load(run.retraining_data())
+    ``front.csv`` after each. Under torchrun every rank retrains (the retraining is
+    data-parallel); rank 0 alone reads and writes the run directory."""
+    if not distributed.is_main():
+        progress = _silent
+
+    def read_run() -> tuple[RunConfig, list[dict[str, Any]], list[Genotype]]:
+        run = files.load_run_config(run_dir)
+        rows = family_files.read_front(run_dir)
+        return run, rows, [family_files.load_family_genotype(run_dir, r["genotype"])
+                           for r in rows]
+
+    run, rows, genotypes = distributed.on_main(read_run)
+    data = distributed.on_main(lambda: load(run.retraining_data()))
     picks = family.front_to_retrain(rows, k, data.task)
     for n, i in enumerate(picks, 1):
         row = rows[i]
         cfg = run.retraining(row["lam"])
         progress(f"family: retraining {n}/{len(picks)}, λ = {row['lam']:.3g}, "
-                 f"{row['weights']:,} weights, {cfg.epochs} epochs")
-        result = retrain(family_files.load_family_genotype(run_dir, row["genotype"]), data, cfg)
+                 f"{row['weights']:,} weights, {cfg.epochs} epochs{_processes()}")
+        result = retrain(genotypes[i], data, cfg)
         metrics = evaluate(result.model, data)
         row["test_metric"] = metrics.get("test_accuracy", metrics.get("test_rmse"))
         row["test_weights"] = metrics["params"]
         row["retrain_seconds"] = round(result.train_seconds, 3)
-        with files.writing(run_dir):
-            family_files.write_front(run_dir, rows)  # after each: a long retraining loses nothing
+
+        def write_front() -> None:
+            with files.writing(run_dir):  # after each: a long retraining loses nothing
+                family_files.write_front(run_dir, rows)
+
+        distributed.main_only(write_front)
     return rows
 
 
