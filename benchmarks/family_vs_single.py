@@ -71,6 +71,35 @@ def _after_family(family: Future[Path], lam: str) -> dict[str, Any]:
     return _family_network(family.result(), lam)
 
 
+def _plot(rows: list[dict[str, Any]], path: Path, lam_range: str) -> None:
+    """Test accuracy against weights: the family's networks joined by λ, the separate
+    searches' as markers, each point with its λ; one colour per seed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for k, seed in enumerate(sorted({r["seed"] for r in rows})):
+        mine = [r for r in rows if r["seed"] == seed]
+        colour = f"C{k}"
+        ax.plot([r["family_weights"] for r in mine], [r["family_test_accuracy"] for r in mine],
+                "o-", color=colour, label=f"family {lam_range}, seed {seed}")
+        ax.scatter([r["single_weights"] for r in mine],
+                   [r["single_test_accuracy"] for r in mine], marker="s", s=60,
+                   facecolors="none", edgecolors=colour, label=f"one search per λ, seed {seed}")
+        for r in mine:
+            ax.annotate(f"λ={r['lam']}", (r["family_weights"], r["family_test_accuracy"]),
+                        textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("weights")
+    ax.set_ylabel("test accuracy")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -121,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    _plot(rows, args.out / "family.png", args.range)
     for row in rows:
         print(f"seed {row['seed']} λ {row['lam']:>6}: family {row['family_weights']:>6,} w "
               f"{row['family_test_accuracy']:.3f}  single {row['single_weights']:>6,} w "
