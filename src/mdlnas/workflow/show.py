@@ -103,9 +103,12 @@ def format_overview(overview: dict[str, Any]) -> str:
 
 def _search_lines(summary: dict[str, Any]) -> list[str]:
     state = "converged" if summary.get("converged") else "stopped at the epoch limit"
+    family = summary.get("family")
+    lam = (f"a family of λ {family['lam_range']}{_budget(family)}, the network of "
+           f"λ={summary.get('lam', 0):.3g}" if family else f"λ={summary.get('lam')}")
     return [
         f"  data        {summary.get('dataset')}; space {summary.get('space')}; strategy "
-        f"{summary.get('strategy')} (λ={summary.get('lam')}, ξ={summary.get('xi')})",
+        f"{summary.get('strategy')} ({lam}, ξ={summary.get('xi')})",
         f"  search      {summary.get('epochs_run')} epochs ({state}) in "
         f"{summary.get('search_seconds', 0):.1f} s",
         f"  supernet    {summary.get('supernet_params', 0):,} weights, DL "
@@ -113,6 +116,13 @@ def _search_lines(summary: dict[str, Any]) -> list[str]:
         f"{summary.get('metric')} {summary.get('val_metric', float('nan')):.4f}",
         f"  genotype    {summary.get('genotype_params', 0):,} weights",
     ]
+
+
+def _budget(family: dict[str, Any]) -> str:
+    limits = [f"≤ {family[key]:,} {unit}" for key, unit in (("max_weights", "weights"),
+                                                            ("max_macs", "MACs"))
+              if family.get(key) is not None]
+    return f", budget {' and '.join(limits)}" if limits else ""
 
 
 def _test_line(evaluation: dict[str, Any]) -> str:
