@@ -178,7 +178,8 @@ def test_unknown_strategy_lists_the_valid_ones(
     args = ["compare", "--data", "iris", "--strategies", "mdl,annealing", "--quiet",
             "--out", str(tmp_path / "out")]
     fails_cleanly(capsys, args, "unknown search strategy 'annealing'",
-                  "valid names: blockqnn, darts, enas, evolution, hierarchical, mdl, random")
+                  "valid names: blockqnn, darts, enas, evolution, family, hierarchical, mdl, "
+                  "random")
 
 
 def test_unknown_command_and_missing_experiment(capsys: pytest.CaptureFixture[str]) -> None:
