@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.references import LABELS, REFERENCES
+from mdlnas.search.evaluation import pareto_front  # the product's: the same front
 
 Row = dict[str, Any]
 SEARCH_METHODS = ("mdl", "darts")
@@ -104,19 +105,6 @@ def aggregate(rows: Iterable[Row]) -> list[Summary]:
                 )
             )
     return summaries
-
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of the points no other point beats in both size and error (both minimised),
-    ordered by size; of equal points the first is kept."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
-    front: list[int] = []
-    best = math.inf
-    for i in order:
-        if points[i][1] < best:
-            front.append(i)
-            best = points[i][1]
-    return front
 
 
 def plotted_error(row: Row) -> float:

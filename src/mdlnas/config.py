@@ -403,14 +403,19 @@ class SearchConfig:
         _bayes(self.bayes)
 
     @property
-    def family_range(self) -> tuple[float, float] | None:
-        """The λ range of a family search, or None for a single λ. A budget alone searches
+    def family_lam_range(self) -> str | None:
+        """``LO:HI`` of a family search, or None for a single λ. A budget alone searches
         the family over :data:`BUDGET_LAM_RANGE`."""
-        if self.lam_range is not None:
-            return lam_range_bounds(self.lam_range)
-        if self.max_weights is not None or self.max_macs is not None:
-            return lam_range_bounds(BUDGET_LAM_RANGE)
-        return None
+        if self.lam_range is None and (self.max_weights is not None
+                                       or self.max_macs is not None):
+            return BUDGET_LAM_RANGE
+        return self.lam_range
+
+    @property
+    def family_range(self) -> tuple[float, float] | None:
+        """:attr:`family_lam_range` as numbers."""
+        text = self.family_lam_range
+        return None if text is None else lam_range_bounds(text)
 
 
 # The family a budget searches when no range is given: on MNIST-1D λ = 10 keeps the frame

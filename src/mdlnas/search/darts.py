@@ -427,7 +427,6 @@ class BilevelSearch:
         with self.at(position):
             return self._validate()
 
-
     def result(self) -> SearchResult:
         val = self._validate()
         return SearchResult(

@@ -100,21 +100,21 @@ def read_family(state: BilevelSearch) -> tuple[list[dict[str, Any]], dict[str, G
     rows: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # genotype JSON -> file name
     genotypes: dict[str, Genotype] = {}
+    costs: dict[str, dict[str, Any]] = {}  # by file name: a network's size and DL
     for position in positions:
         genotype = state.genotype(float(position))
         key = genotype.to_json()
         if key not in names:
-            names[key] = f"{len(names):02d}.json"
-            genotypes[names[key]] = genotype
-        size = size_of(genotype, cfg.bayes)
-        with state.at(float(position)), torch.no_grad():
-            dl = float(state.model.path_description_length(genotype)) / LN2
+            name = names[key] = f"{len(names):02d}.json"
+            genotypes[name] = genotype
+            size = size_of(genotype, cfg.bayes)
+            with torch.no_grad():  # the path's weights in full: no γ, so no position
+                dl = float(state.model.path_description_length(genotype)) / LN2
+            costs[name] = {"weights": size.weights, "macs": size.macs, "dl_bits": dl}
         rows.append({
             "lam": lam_at(float(position), state.family),
             "genotype": names[key],
-            "weights": size.weights,
-            "macs": size.macs,
-            "dl_bits": dl,
+            **costs[names[key]],
             **_scores(state.validate_at(float(position))),
         })
     return rows, genotypes

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mdlnas import distributed
-from mdlnas.config import BUDGET_LAM_RANGE, SearchConfig, SpaceConfig, TrainConfig
+from mdlnas.config import SearchConfig, SpaceConfig, TrainConfig
 from mdlnas.data import DataBundle, load
 from mdlnas.data.encoding import ENCODING_FILE
 from mdlnas.device import resolve_device
@@ -184,7 +184,7 @@ def run_search(
                     family_files.keep_test_scores(out_dir, front)
                 family_files.write_front(out_dir, front)
             progress(f"family: {len(choice.genotypes)} distinct networks over λ "
-                     f"{cfg.lam_range or BUDGET_LAM_RANGE}; {choice.note}; see {FRONT_FILE}")
+                     f"{cfg.family_lam_range}; {choice.note}; see {FRONT_FILE}")
 
         distributed.main_only(write_family)
     distributed.main_only(
@@ -195,7 +195,7 @@ def run_search(
 def _lam_label(cfg: SearchConfig) -> str:
     if cfg.family_range is None:
         return f"λ={cfg.lam}"
-    return f"λ from {cfg.lam_range or BUDGET_LAM_RANGE} (a family, {cfg.lam_knots} knots)"
+    return f"λ from {cfg.family_lam_range} (a family, {cfg.lam_knots} knots)"
 
 
 def _processes() -> str:
@@ -250,7 +250,7 @@ def _family_summary(cfg: SearchConfig, front: Sequence[dict[str, Any]]) -> dict[
         # the chosen network's λ (the top of the range for the space's smallest network)
         "lam": chosen["lam"],
         "family": {
-            "lam_range": cfg.lam_range or BUDGET_LAM_RANGE,
+            "lam_range": cfg.family_lam_range,
             "distinct_networks": len({row["genotype"] for row in front}),
             "max_weights": cfg.max_weights,
             "max_macs": cfg.max_macs,
