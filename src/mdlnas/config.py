@@ -18,6 +18,7 @@ Task = Literal["classification", "regression"]
 HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
 Relaxation = Literal["softmax", "gumbel"]
+FamilyWidths = Literal["shared", "follow"]
 SigmaInit = Literal["absolute", "relative"]
 PriorMean = Literal["zero", "empirical"]
 Schedule = Literal["cosine", "onecycle"]
@@ -298,6 +299,11 @@ class SearchConfig:
         2, flag="lam-knots", bounds=_count,
         help="family: α at this many values of log λ evenly over the range, linear between "
         "(2: α linear in log λ)",
+    )
+    family_widths: FamilyWidths = setting(
+        "shared", flag="family-widths",
+        help="family: one σ per weight for the whole range (shared), or ρ = log-width "
+        "linear in log λ like α (follow)",
     )
     lam_points: int = setting(
         9, flag="lam-points", bounds=_count,

@@ -18,11 +18,14 @@ from mdlnas.space.supernet import Supernet
 SPACES = [("mlp", (12,)), ("conv1d", (1, 16)), ("conv2d", (1, 8, 8))]
 
 
-def _supernet(name: str, shape: tuple[int, ...], bayes: BayesConfig) -> Supernet:
+def _supernet(name: str, shape: tuple[int, ...], bayes: BayesConfig,
+              family: bool = False) -> Supernet:
+    """``family``: two knots, every width following the family, read at 0.7 of its range."""
     torch.manual_seed(0)
     layers = None if name == "mlp" else 3  # conv: normal and reduction cells
     model = Supernet(make_space(name, SpaceOverrides(channels=4, layers=layers)), shape, 3,
-                     "classification", bayes)
+                     "classification", bayes, knots=2 if family else 1, widths_follow=family)
+    model.position = 0.7
     with torch.no_grad():  # move away from the initial point so every term matters
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -34,11 +37,11 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> None:
 
 
 @pytest.mark.parametrize(("name", "shape"), SPACES)
-@pytest.mark.parametrize("prior_std", [1.0, None])
+@pytest.mark.parametrize(("prior_std", "family"), [(1.0, False), (None, False), (None, True)])
 def test_fused_description_length_matches_op_by_op(
-    name: str, shape: tuple[int, ...], prior_std: float | None
+    name: str, shape: tuple[int, ...], prior_std: float | None, family: bool
 ) -> None:
-    model = _supernet(name, shape, BayesConfig(prior_std=prior_std, init_sigma=0.05))
+    model = _supernet(name, shape, BayesConfig(prior_std=prior_std, init_sigma=0.05), family)
     params = list(model.parameters())
     fused, by_op = model.description_length(), expected_description_length(model)
     _close(fused, by_op)

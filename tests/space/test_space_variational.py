@@ -447,3 +447,29 @@ def test_sigma_lr_moves_the_widths_at_their_own_rate() -> None:
     assert torch.allclose(step, torch.tensor(0.5), rtol=0.01)
     # without sigma_lr there is one group at the weights' rate
     assert len(optimizer_groups(layer, list(layer.parameters()), 0.001, None)) == 1
+
+
+def test_a_width_that_follows_the_family_is_linear_in_its_position() -> None:
+    torch.manual_seed(0)
+    layer = VariationalLinear(5, 3, BayesConfig(init_sigma=0.05, prior_std=1.0))
+    param = layer.weight
+    assert param.rho is not None
+    param.follow_family()
+    assert param.rho_slope is not None
+    with torch.no_grad():
+        param.rho_slope.copy_(torch.randn_like(param.rho))
+    for position in (0.0, 0.3, 1.0):
+        param.position = position
+        expected = F.softplus(param.rho + position * param.rho_slope)  # by hand
+        torch.testing.assert_close(param.sigma, expected)
+        by_hand = kl_divergence(Normal(param.mu, expected), Normal(0.0, 1.0)).sum()
+        torch.testing.assert_close(param.kl(), by_hand)
+    # the slope is a width: trained at the width rate, never decayed
+    groups = optimizer_groups(layer, list(layer.parameters()), 0.001, 0.5, weight_decay=0.1)
+    widths = next(g for g in groups if g["lr"] == 0.5)
+    assert any(p is param.rho_slope for p in widths["params"])
+    assert widths["weight_decay"] == 0.0
+    # point weights have nothing to follow
+    point = VariationalLinear(5, 3, BayesConfig(variational=False)).weight
+    point.follow_family()
+    assert point.rho_slope is None and point.width_parameters() == []

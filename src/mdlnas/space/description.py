@@ -72,7 +72,7 @@ class FusedDescriptionLength:
         """The KL of every weight to its tensor's prior ``(P,)``, and the coefficient index
         that weighs each."""
         mu = flat_concat([p.mu for p in self.params])  # (P,)
-        rho = flat_concat([p.rho for p in self.params if p.rho is not None])  # (P,)
+        rho = flat_concat([w for p in self.params if (w := p.width) is not None])  # (P,)
         coefficient_of, tensor_of = self._indices(mu.device)
         var = F.softplus(rho).pow(2)
         prior_var: Tensor | float

@@ -64,7 +64,10 @@ class Supernet(NetworkFrame):
         task: Task,
         bayes: BayesConfig,
         knots: int = 1,
+        widths_follow: bool = False,
     ) -> None:
+        """``knots`` above 1: a complexity family (α a function of :attr:`position`); with
+        ``widths_follow`` every weight's ρ is one too (``VariationalParameter.follow_family``)."""
         super().__init__(space, input_shape, output_dim, task, bayes)
         if knots < 1:
             raise ConfigError(f"a family needs at least 1 knot, got {knots}")
@@ -76,7 +79,11 @@ class Supernet(NetworkFrame):
         # Small random α, as in DARTS: near-uniform mixing with ties broken by chance. A
         # family's knots start equal, from the same draw as one α, so that a family over a
         # one-point range is the single search exactly.
-        self.position = 0.0  # where α is read in a family's range (interpolate)
+        self._following = [p for p in variational_parameters(self) if p.rho is not None] if (
+            widths_follow and knots > 1) else []
+        for param in self._following:
+            param.follow_family()
+        self.position = 0.0  # where α (and following widths) are read in a family's range
 
         def initial_alpha() -> nn.Parameter:
             alpha = 1e-3 * torch.randn(shape)
@@ -105,6 +112,17 @@ class Supernet(NetworkFrame):
             for attr in module._parameters:
                 self._slots[f"{module_name}.{attr}" if module_name else attr] = (module, attr)
 
+    @property
+    def position(self) -> float:
+        """Where in a family's range this pass is (0 at its low end, 1 at its high end)."""
+        return self._position
+
+    @position.setter
+    def position(self, value: float) -> None:
+        self._position = value
+        for param in self._following:
+            param.position = value
+
     # -- parameters --------------------------------------------------------------------
     def arch_parameters(self) -> list[nn.Parameter]:
         return [a for a in (self.alpha_normal, self.alpha_reduce) if a is not None]
@@ -116,9 +134,10 @@ class Supernet(NetworkFrame):
         return list(self._weights)
 
     def weight_means(self) -> list[nn.Parameter]:
-        """The weights proper: every weight parameter but the posterior widths ρ."""
+        """The weights proper: every weight parameter but the posterior widths (ρ and, in a
+        family whose widths follow λ, ρ's slope)."""
         return [p for n, p in zip(self._weight_names, self._weights, strict=True)
-                if not n.endswith(".rho")]
+                if not n.endswith((".rho", ".rho_slope"))]
 
     @contextlib.contextmanager
     def frozen_statistics(self) -> Iterator[None]:

@@ -139,17 +139,43 @@ class VariationalParameter(nn.Module):
             self.rho: nn.Parameter | None = nn.Parameter(rho)
         else:
             self.rho = None
+        # In a complexity family whose widths follow λ (follow_family): ρ's change from the
+        # low end of the range to the high end, and where in the range this pass is.
+        self.rho_slope: nn.Parameter | None = None
+        self.position = 0.0
+
+    def follow_family(self) -> None:
+        """Make ρ a linear function of the family's position (of log λ): ``ρ + position ·
+        rho_slope``, the slope starting at 0 (the shared width). For weights the data
+        determine, the optimal σ² grows about in proportion to λ, so ``log σ`` (≈ ρ for small
+        σ) is about linear in log λ: one σ shared by a range of λ is too wide at its low end
+        and too narrow at its high end. No-op for point weights."""
+        if self.rho is not None and self.rho_slope is None:
+            self.rho_slope = nn.Parameter(torch.zeros_like(self.rho))
+
+    def width_parameters(self) -> list[nn.Parameter]:
+        """The parameters that set σ (trained at the width learning rate, never decayed)."""
+        return [p for p in (self.rho, self.rho_slope) if p is not None]
+
+    @property
+    def width(self) -> Tensor | None:
+        """ρ of this pass (at :attr:`position` when it follows a family); None if point."""
+        if self.rho is None or self.rho_slope is None or self.position == 0.0:
+            return self.rho
+        return self.rho + self.position * self.rho_slope
 
     @property
     def sigma(self) -> Tensor:
-        if self.rho is None:
+        width = self.width
+        if width is None:
             return torch.zeros_like(self.mu)
-        return F.softplus(self.rho)
+        return F.softplus(width)
 
     def kl(self) -> Tensor:
-        if self.rho is None:
+        width = self.width
+        if width is None:
             return self.mu.new_zeros(())
-        return gaussian_kl(self.mu, F.softplus(self.rho), self.bayes.prior_std,
+        return gaussian_kl(self.mu, F.softplus(width), self.bayes.prior_std,
                            self.bayes.prior_mean)
 
 
@@ -284,8 +310,8 @@ def optimizer_groups(
     noise scale ``log_noise`` (it would pull the noise towards 1 in scaled units)."""
     if sigma_lr is None and weight_decay == 0.0:
         return [{"params": list(params), "lr": lr}]
-    rhos = {id(m.rho) for m in model.modules()
-            if isinstance(m, VariationalParameter) and m.rho is not None}
+    rhos = {id(p) for m in model.modules() if isinstance(m, VariationalParameter)
+            for p in m.width_parameters()}
     log_noise = getattr(model, "log_noise", None)
     undecayed = {id(log_noise)} if isinstance(log_noise, nn.Parameter) else set()
     widths = [p for p in params if id(p) in rhos]

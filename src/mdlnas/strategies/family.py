@@ -100,7 +100,7 @@ def read_family(state: BilevelSearch) -> tuple[list[dict[str, Any]], dict[str, G
     rows: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # genotype JSON -> file name
     genotypes: dict[str, Genotype] = {}
-    costs: dict[str, dict[str, Any]] = {}  # by file name: a network's size and DL
+    sizes: dict[str, dict[str, Any]] = {}  # by file name: a network's size
     for position in positions:
         genotype = state.genotype(float(position))
         key = genotype.to_json()
@@ -108,13 +108,15 @@ def read_family(state: BilevelSearch) -> tuple[list[dict[str, Any]], dict[str, G
             name = names[key] = f"{len(names):02d}.json"
             genotypes[name] = genotype
             size = size_of(genotype, cfg.bayes)
-            with torch.no_grad():  # the path's weights in full: no γ, so no position
-                dl = float(state.model.path_description_length(genotype)) / LN2
-            costs[name] = {"weights": size.weights, "macs": size.macs, "dl_bits": dl}
+            sizes[name] = {"weights": size.weights, "macs": size.macs}
+        # the path's weights in full (no γ); at this λ's widths when they follow the family
+        with torch.no_grad(), state.at(float(position)):
+            dl = float(state.model.path_description_length(genotype)) / LN2
         rows.append({
             "lam": lam_at(float(position), state.family),
             "genotype": names[key],
-            **costs[names[key]],
+            **sizes[names[key]],
+            "dl_bits": dl,
             **_scores(state.validate_at(float(position))),
         })
     return rows, genotypes
