@@ -18,7 +18,7 @@ Task = Literal["classification", "regression"]
 HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
 Relaxation = Literal["softmax", "gumbel"]
-FamilyWidths = Literal["shared", "follow"]
+FamilyFollow = Literal["none", "widths", "weights"]
 SigmaInit = Literal["absolute", "relative"]
 PriorMean = Literal["zero", "empirical"]
 Schedule = Literal["cosine", "onecycle"]
@@ -300,10 +300,10 @@ class SearchConfig:
         help="family: α at this many values of log λ evenly over the range, linear between "
         "(2: α linear in log λ)",
     )
-    family_widths: FamilyWidths = setting(
-        "shared", flag="family-widths",
-        help="family: one σ per weight for the whole range (shared), or ρ = log-width "
-        "linear in log λ like α (follow)",
+    family_follow: FamilyFollow = setting(
+        "none", flag="family-follow",
+        help="family: which variational parameters are, like α, linear in log λ: none "
+        "(shared by the whole range), widths (σ's ρ), weights (μ and ρ)",
     )
     lam_points: int = setting(
         9, flag="lam-points", bounds=_count,

@@ -20,11 +20,13 @@ SPACES = [("mlp", (12,)), ("conv1d", (1, 16)), ("conv2d", (1, 8, 8))]
 
 def _supernet(name: str, shape: tuple[int, ...], bayes: BayesConfig,
               family: bool = False) -> Supernet:
-    """``family``: two knots, every width following the family, read at 0.7 of its range."""
+    """``family``: two knots, every mean and width following the family, read at 0.7 of its
+    range."""
     torch.manual_seed(0)
     layers = None if name == "mlp" else 3  # conv: normal and reduction cells
     model = Supernet(make_space(name, SpaceOverrides(channels=4, layers=layers)), shape, 3,
-                     "classification", bayes, knots=2 if family else 1, widths_follow=family)
+                     "classification", bayes, knots=2 if family else 1,
+                     follow="weights" if family else "none")
     model.position = 0.7
     with torch.no_grad():  # move away from the initial point so every term matters
         for p in model.parameters():

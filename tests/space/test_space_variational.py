@@ -449,27 +449,37 @@ def test_sigma_lr_moves_the_widths_at_their_own_rate() -> None:
     assert len(optimizer_groups(layer, list(layer.parameters()), 0.001, None)) == 1
 
 
-def test_a_width_that_follows_the_family_is_linear_in_its_position() -> None:
+def test_parameters_that_follow_the_family_are_linear_in_its_position() -> None:
     torch.manual_seed(0)
     layer = VariationalLinear(5, 3, BayesConfig(init_sigma=0.05, prior_std=1.0))
     param = layer.weight
     assert param.rho is not None
-    param.follow_family()
-    assert param.rho_slope is not None
+    param.follow_family(means=True)
+    assert param.rho_slope is not None and param.mu_slope is not None
     with torch.no_grad():
         param.rho_slope.copy_(torch.randn_like(param.rho))
+        param.mu_slope.copy_(torch.randn_like(param.mu))
+    x = torch.randn(4, 5)
+    layer.eval()
     for position in (0.0, 0.3, 1.0):
         param.position = position
-        expected = F.softplus(param.rho + position * param.rho_slope)  # by hand
-        torch.testing.assert_close(param.sigma, expected)
-        by_hand = kl_divergence(Normal(param.mu, expected), Normal(0.0, 1.0)).sum()
+        mean = param.mu + position * param.mu_slope  # by hand
+        sigma = F.softplus(param.rho + position * param.rho_slope)
+        torch.testing.assert_close(param.sigma, sigma)
+        by_hand = kl_divergence(Normal(mean, sigma), Normal(0.0, 1.0)).sum()
         torch.testing.assert_close(param.kl(), by_hand)
-    # the slope is a width: trained at the width rate, never decayed
+        assert layer.bias is not None
+        torch.testing.assert_close(layer(x), F.linear(x, mean, layer.bias.mu))
+    # the slope of ρ is a width: trained at the width rate, never decayed; μ's is a weight
     groups = optimizer_groups(layer, list(layer.parameters()), 0.001, 0.5, weight_decay=0.1)
     widths = next(g for g in groups if g["lr"] == 0.5)
     assert any(p is param.rho_slope for p in widths["params"])
+    assert not any(p is param.mu_slope for p in widths["params"])
     assert widths["weight_decay"] == 0.0
-    # point weights have nothing to follow
+    # widths only: the means stay shared; point weights have no width to follow
+    only_widths = VariationalLinear(5, 3, BayesConfig()).weight
+    only_widths.follow_family()
+    assert only_widths.mu_slope is None and only_widths.rho_slope is not None
     point = VariationalLinear(5, 3, BayesConfig(variational=False)).weight
     point.follow_family()
     assert point.rho_slope is None and point.width_parameters() == []

@@ -55,12 +55,12 @@ def test_lam_and_position_are_inverse_and_log_uniform() -> None:
     assert position_of(3.0, (3.0, 3.0)) == 0.0
 
 
-@pytest.mark.parametrize("widths", ["shared", "follow"])
-def test_a_family_over_one_point_is_the_single_search_at_that_lambda(widths: str) -> None:
+@pytest.mark.parametrize("follow", ["none", "widths", "weights"])
+def test_a_family_over_one_point_is_the_single_search_at_that_lambda(follow: str) -> None:
     data = blobs()
     single = BilevelSearch(data, SPACE, config(lam=0.3, calibration_epochs=1))
     family = BilevelSearch(data, SPACE, config(lam_range="0.3:0.3", lam_knots=3,
-                                               calibration_epochs=1, family_widths=widths))
+                                               calibration_epochs=1, family_follow=follow))
     assert family.model.alpha_normal.shape == (3, *single.model.alpha_normal.shape)
     for _ in range(4):
         single.run_epoch()
@@ -85,11 +85,12 @@ def test_alpha_depends_on_lambda_across_a_range() -> None:
     assert high[:, zero].mean() > low[:, zero].mean()
 
 
-def test_widths_that_follow_the_family_widen_with_lambda() -> None:
+@pytest.mark.parametrize("follow", ["widths", "weights"])
+def test_widths_that_follow_the_family_widen_with_lambda(follow: str) -> None:
     # The KL's pull on σ grows with λ while the data's does not: after a search over a
     # range, σ at its high end is wider than at its low end, weight by weight on average.
     state = BilevelSearch(blobs(), SPACE, config(lam_range="0.01:100", calibration_epochs=1,
-                                                 max_epochs=4, family_widths="follow"))
+                                                 max_epochs=4, family_follow=follow))
     for _ in range(4):
         state.run_epoch()
     params = [p for p in variational_parameters(state.model) if p.rho is not None]
@@ -101,14 +102,17 @@ def test_widths_that_follow_the_family_widen_with_lambda() -> None:
     assert log_sigma(1.0) > log_sigma(0.0) + 0.1
     # and they are read at the middle of the range between steps, as α is
     assert all(p.position == 0.5 for p in params)
+    # and the means follow only when asked
+    assert all((p.mu_slope is not None) == (follow == "weights") for p in params)
     shared = BilevelSearch(blobs(), SPACE, config(lam_range="0.01:100"))
-    assert all(p.rho_slope is None for p in variational_parameters(shared.model))
+    assert all(p.rho_slope is None and p.mu_slope is None
+               for p in variational_parameters(shared.model))
 
 
-@pytest.mark.parametrize("widths", ["shared", "follow"])
-def test_a_restored_family_is_read_at_the_middle_of_its_range(widths: str) -> None:
+@pytest.mark.parametrize("follow", ["none", "weights"])
+def test_a_restored_family_is_read_at_the_middle_of_its_range(follow: str) -> None:
     cfg = config(lam_range="0.01:100", lam_knots=3, calibration_epochs=1, max_epochs=3,
-                 family_widths=widths)
+                 family_follow=follow)
     state = BilevelSearch(blobs(), SPACE, cfg)
     while not state.finished:
         state.run_epoch()

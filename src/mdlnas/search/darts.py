@@ -192,7 +192,7 @@ class BilevelSearch:
         self.model = Supernet(
             space, data.input_shape, data.output_dim, data.task, config.bayes,
             knots=config.lam_knots if self.family else 1,
-            widths_follow=config.family_widths == "follow",
+            follow=config.family_follow,
         ).to(self.device)
         self.model.relaxation = config.relaxation
         # between steps (validation, results, a restored checkpoint) a family is read at

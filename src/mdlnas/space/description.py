@@ -71,7 +71,7 @@ class FusedDescriptionLength:
     def _elementwise_kl(self) -> tuple[Tensor, Tensor]:
         """The KL of every weight to its tensor's prior ``(P,)``, and the coefficient index
         that weighs each."""
-        mu = flat_concat([p.mu for p in self.params])  # (P,)
+        mu = flat_concat([p.mean for p in self.params])  # (P,)
         rho = flat_concat([w for p in self.params if (w := p.width) is not None])  # (P,)
         coefficient_of, tensor_of = self._indices(mu.device)
         var = F.softplus(rho).pow(2)

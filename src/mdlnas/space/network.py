@@ -71,7 +71,7 @@ def count_weights(module: nn.Module) -> int:
     for sub in module.modules():
         if isinstance(sub, VariationalParameter):
             total += sub.mu.numel()
-            seen.update({id(sub.mu)} | {id(p) for p in sub.width_parameters()})
+            seen.update(id(p) for p in sub.parameters())
     for p in module.parameters():
         if id(p) not in seen:
             total += p.numel()
@@ -85,7 +85,7 @@ def nonzero_weights(module: nn.Module) -> int:
     for sub in module.modules():
         if isinstance(sub, VariationalParameter):
             total += int(torch.count_nonzero(sub.mu))
-            seen.update({id(sub.mu)} | {id(p) for p in sub.width_parameters()})
+            seen.update(id(p) for p in sub.parameters())
     for p in module.parameters():
         if id(p) not in seen:
             total += int(torch.count_nonzero(p))

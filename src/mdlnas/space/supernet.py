@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
-from mdlnas.config import BayesConfig, Relaxation, SpaceConfig, Task
+from mdlnas.config import BayesConfig, FamilyFollow, Relaxation, SpaceConfig, Task
 from mdlnas.errors import ConfigError, GenotypeError
 from mdlnas.space.cell import SearchCell, cell_edges, connection_probability
 from mdlnas.space.description import FusedDescriptionLength, variational_parameters
@@ -64,10 +64,11 @@ class Supernet(NetworkFrame):
         task: Task,
         bayes: BayesConfig,
         knots: int = 1,
-        widths_follow: bool = False,
+        follow: FamilyFollow = "none",
     ) -> None:
         """``knots`` above 1: a complexity family (α a function of :attr:`position`); with
-        ``widths_follow`` every weight's ρ is one too (``VariationalParameter.follow_family``)."""
+        ``follow`` every weight's ρ (``widths``), or μ and ρ (``weights``), are functions of
+        it too (``VariationalParameter.follow_family``)."""
         super().__init__(space, input_shape, output_dim, task, bayes)
         if knots < 1:
             raise ConfigError(f"a family needs at least 1 knot, got {knots}")
@@ -79,10 +80,10 @@ class Supernet(NetworkFrame):
         # Small random α, as in DARTS: near-uniform mixing with ties broken by chance. A
         # family's knots start equal, from the same draw as one α, so that a family over a
         # one-point range is the single search exactly.
-        self._following = [p for p in variational_parameters(self) if p.rho is not None] if (
-            widths_follow and knots > 1) else []
+        self._following = variational_parameters(self) if (
+            follow != "none" and knots > 1 and bayes.variational) else []
         for param in self._following:
-            param.follow_family()
+            param.follow_family(means=follow == "weights")
         self.position = 0.0  # where α (and following widths) are read in a family's range
 
         def initial_alpha() -> nn.Parameter:
@@ -135,7 +136,7 @@ class Supernet(NetworkFrame):
 
     def weight_means(self) -> list[nn.Parameter]:
         """The weights proper: every weight parameter but the posterior widths (ρ and, in a
-        family whose widths follow λ, ρ's slope)."""
+        family whose widths follow λ, ρ's slope); μ's slope, where it follows, is one."""
         return [p for n, p in zip(self._weight_names, self._weights, strict=True)
                 if not n.endswith((".rho", ".rho_slope"))]
 

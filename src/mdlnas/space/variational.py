@@ -139,23 +139,35 @@ class VariationalParameter(nn.Module):
             self.rho: nn.Parameter | None = nn.Parameter(rho)
         else:
             self.rho = None
-        # In a complexity family whose widths follow λ (follow_family): ρ's change from the
-        # low end of the range to the high end, and where in the range this pass is.
+        # In a complexity family whose parameters follow λ (follow_family): their change
+        # from the low end of the range to the high end, and where in the range this pass is.
+        self.mu_slope: nn.Parameter | None = None
         self.rho_slope: nn.Parameter | None = None
         self.position = 0.0
 
-    def follow_family(self) -> None:
-        """Make ρ a linear function of the family's position (of log λ): ``ρ + position ·
-        rho_slope``, the slope starting at 0 (the shared width). For weights the data
-        determine, the optimal σ² grows about in proportion to λ, so ``log σ`` (≈ ρ for small
-        σ) is about linear in log λ: one σ shared by a range of λ is too wide at its low end
-        and too narrow at its high end. No-op for point weights."""
+    def follow_family(self, means: bool = False) -> None:
+        """Make ρ (and with ``means`` μ too) a linear function of the family's position, the
+        place of log λ in its range: ``ρ + position · rho_slope``, the slopes starting at 0
+        (the shared parameter). For weights the data determine, the optimal σ² grows about
+        in proportion to λ, so ``log σ`` (≈ ρ for small σ) is about linear in log λ: one σ
+        shared by a range of λ is too wide at its low end and too narrow at its high end.
+        The means feel the prior's pull in proportion to λ too. Widths of point weights:
+        nothing to follow."""
         if self.rho is not None and self.rho_slope is None:
             self.rho_slope = nn.Parameter(torch.zeros_like(self.rho))
+        if means and self.mu_slope is None:
+            self.mu_slope = nn.Parameter(torch.zeros_like(self.mu))
 
     def width_parameters(self) -> list[nn.Parameter]:
         """The parameters that set σ (trained at the width learning rate, never decayed)."""
         return [p for p in (self.rho, self.rho_slope) if p is not None]
+
+    @property
+    def mean(self) -> Tensor:
+        """μ of this pass (at :attr:`position` when it follows a family)."""
+        if self.mu_slope is None or self.position == 0.0:
+            return self.mu
+        return self.mu + self.position * self.mu_slope
 
     @property
     def width(self) -> Tensor | None:
@@ -175,7 +187,7 @@ class VariationalParameter(nn.Module):
         width = self.width
         if width is None:
             return self.mu.new_zeros(())
-        return gaussian_kl(self.mu, F.softplus(width), self.bayes.prior_std,
+        return gaussian_kl(self.mean, F.softplus(width), self.bayes.prior_std,
                            self.bayes.prior_mean)
 
 
@@ -192,8 +204,8 @@ class _VariationalMap(nn.Module):
         return self.weight.rho is not None and (self.training or _force_sampling.get())
 
     def forward(self, x: Tensor) -> Tensor:
-        bias_mu = self.bias.mu if self.bias is not None else None
-        mean = self._map(x, self.weight.mu, bias_mu)
+        bias_mu = self.bias.mean if self.bias is not None else None
+        mean = self._map(x, self.weight.mean, bias_mu)
         if not self._samples():
             return mean
         # Local reparameterisation: Var[out] = map(x^2, sigma_w^2) + sigma_b^2.
