@@ -19,6 +19,7 @@ HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
 Relaxation = Literal["softmax", "gumbel"]
 FamilyFollow = Literal["none", "widths", "weights"]
+FamilyBalance = Literal["raw", "balanced"]
 SigmaInit = Literal["absolute", "relative"]
 PriorMean = Literal["zero", "empirical"]
 Schedule = Literal["cosine", "onecycle"]
@@ -304,6 +305,11 @@ class SearchConfig:
         "none", flag="family-follow",
         help="family: which variational parameters are, like α, linear in log λ: none "
         "(shared by the whole range), widths (σ's ρ), weights (μ and ρ)",
+    )
+    family_balance: FamilyBalance = setting(
+        "raw", flag="family-balance",
+        help="family: each step's free energy as it is (raw), or divided by 1 + λ "
+        "(balanced: the top of the range does not drown its bottom in α and the weights)",
     )
     lam_points: int = setting(
         9, flag="lam-points", bounds=_count,

@@ -55,12 +55,16 @@ def test_lam_and_position_are_inverse_and_log_uniform() -> None:
     assert position_of(3.0, (3.0, 3.0)) == 0.0
 
 
-@pytest.mark.parametrize("follow", ["none", "widths", "weights"])
-def test_a_family_over_one_point_is_the_single_search_at_that_lambda(follow: str) -> None:
+@pytest.mark.parametrize(("follow", "balance"),
+                         [("none", "raw"), ("widths", "raw"), ("weights", "balanced")])
+def test_a_family_over_one_point_is_the_single_search_at_that_lambda(
+    follow: str, balance: str
+) -> None:
     data = blobs()
     single = BilevelSearch(data, SPACE, config(lam=0.3, calibration_epochs=1))
     family = BilevelSearch(data, SPACE, config(lam_range="0.3:0.3", lam_knots=3,
-                                               calibration_epochs=1, family_follow=follow))
+                                               calibration_epochs=1, family_follow=follow,
+                                               family_balance=balance))
     assert family.model.alpha_normal.shape == (3, *single.model.alpha_normal.shape)
     for _ in range(4):
         single.run_epoch()
@@ -71,6 +75,25 @@ def test_a_family_over_one_point_is_the_single_search_at_that_lambda(follow: str
     np.testing.assert_allclose([r.val_nll for r in family.history],
                                [r.val_nll for r in single.history], rtol=1e-5)
     assert family.genotype(0.9) == single.genotype()
+
+
+def test_a_balanced_family_weighs_each_step_by_one_over_one_plus_lambda() -> None:
+    data = blobs()
+    raw, balanced = (
+        BilevelSearch(data, SPACE, config(lam_range="0.01:100", family_balance=balance))
+        for balance in ("raw", "balanced")
+    )
+    batch = next(iter(raw.train_split.batches(32, np.random.default_rng(0), 1)))
+    val = next(iter(raw.val_split.batches(32, np.random.default_rng(1), 1)))
+    raw.step(batch, val)
+    balanced.step(batch, val)
+    # the same λ was drawn by both (their own streams, the same seed)
+    lam = lam_at(float(np.random.default_rng([0, 1]).random()), (0.01, 100.0))
+    share = (1 + 1.0) / (1 + lam)  # λ in the middle of 0.01:100 is 1
+    assert raw.model.alpha_normal.grad is not None
+    assert balanced.model.alpha_normal.grad is not None
+    torch.testing.assert_close(balanced.model.alpha_normal.grad,
+                               share * raw.model.alpha_normal.grad)
 
 
 def test_alpha_depends_on_lambda_across_a_range() -> None:

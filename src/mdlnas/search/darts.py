@@ -278,6 +278,16 @@ class BilevelSearch:
         self.model.position = self._place(position)
         return lam_in_epoch(self.config, self.epoch + 1, self.lam_at(position))
 
+    def _share(self, lam: float) -> float:
+        """How much a family's step at ``lam`` weighs: 1 unless balanced, then
+        ``(1 + λ_middle) / (1 + λ)``. The free energy's gradients grow about like ``1 + λ``,
+        and the knots of α and the weights are shared by the whole range: raw, the steps at
+        the top of a range of three decades outweigh those at its bottom a hundredfold, in
+        Adam's moments too. 1 over a one-point range (λ is its middle)."""
+        if not self.family or self.config.family_balance == "raw":
+            return 1.0
+        return (1.0 + self.lam_at(MIDDLE)) / (1.0 + lam)
+
     def _place(self, position: float) -> float:
         """Where α is read for ``position``: 0 over a one-point range, whose λ is one."""
         return 0.0 if self.family and self.family[0] == self.family[1] else position
@@ -305,6 +315,7 @@ class BilevelSearch:
             self.model, self.w_opt, self.a_opt, self._objectives(train_batch, val_batch, lam),
             xi=self.config.xi, grad_clip=self.config.grad_clip, move_alpha=moves_alpha,
             hypergradient=self.computation.hypergradient, parallel=self.parallel,
+            share=self._share(lam),
         )
         if moves_alpha and not all(bool(torch.isfinite(a).all())
                                    for a in self.model.arch_parameters()):

@@ -146,19 +146,22 @@ class Objectives:
 def bilevel_step(model: Supernet, w_opt: torch.optim.Optimizer, a_opt: torch.optim.Optimizer,
                  f: Objectives, *, xi: float, grad_clip: float, move_alpha: bool = True,
                  hypergradient: HyperGradient = hypergradient,
-                 parallel: OneProcess = ONE_PROCESS) -> tuple[float, float]:
+                 parallel: OneProcess = ONE_PROCESS, share: float = 1.0) -> tuple[float, float]:
     """One round of the seed's loop; returns the weight step's F and NLL on the whole batch.
-    ``move_alpha=False`` while the weights are warmed up and calibrated (α frozen)."""
+    ``move_alpha=False`` while the weights are warmed up and calibrated (α frozen).
+    ``share`` scales both steps' gradients: a family's weighing of its λ against the others
+    (1 for a single search)."""
     # architecture step
     if move_alpha:
-        architecture_step(model, a_opt, f.train, f.val, xi, hypergradient, parallel.average)
+        architecture_step(model, a_opt, f.train, f.val, xi, hypergradient, parallel.average,
+                          share)
     # weight step
-    return weight_step(model, w_opt, f.weights, grad_clip, parallel)
+    return weight_step(model, w_opt, f.weights, grad_clip, parallel, share)
 
 
 def architecture_step(model: Supernet, optimizer: torch.optim.Optimizer, f_train: Objective,
                       f_val: Objective, xi: float, hypergradient: HyperGradient = hypergradient,
-                      reduce: Reduce = ONE_PROCESS.average) -> None:
+                      reduce: Reduce = ONE_PROCESS.average, share: float = 1.0) -> None:
     """``α ← α − η_α · g`` (Adam over α only). BatchNorm normalises by each batch but keeps
     its running statistics: they belong to the weights' training data, not to validation
     batches or the unrolled weights w'."""
@@ -168,18 +171,19 @@ def architecture_step(model: Supernet, optimizer: torch.optim.Optimizer, f_train
                               reduce=reduce)
     optimizer.zero_grad(set_to_none=True)
     for a, g in zip(alphas, grads, strict=True):
-        a.grad = g.detach()
+        a.grad = g.detach() if share == 1.0 else share * g.detach()
     optimizer.step()
 
 
 def weight_step(model: Supernet, optimizer: torch.optim.Optimizer,
                 f_train: Callable[[], FreeEnergy], grad_clip: float,
-                parallel: OneProcess = ONE_PROCESS) -> tuple[float, float]:
-    """``β ← β − η_β · ∇_β F_train(β, α)`` (Adam over the weights only); returns F and NLL."""
+                parallel: OneProcess = ONE_PROCESS, share: float = 1.0) -> tuple[float, float]:
+    """``β ← β − η_β · share · ∇_β F_train(β, α)`` (Adam over the weights only); returns F
+    and NLL."""
     weights = model.weight_parameters()
     optimizer.zero_grad(set_to_none=True)
     energy = f_train()
-    torch.autograd.backward(energy.total)
+    torch.autograd.backward(energy.total if share == 1.0 else share * energy.total)
     # the loss travels with the gradients: every rank sees the whole batch's loss
     total, nll = parallel.average_gradients(weights, [energy.total, energy.nll])
     torch.nn.utils.clip_grad_norm_(weights, grad_clip)
