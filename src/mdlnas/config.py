@@ -324,6 +324,12 @@ class SearchConfig:
         None, flag="max-macs", bounds=_count,
         help="budget: at most this many multiply-accumulates per example (as --max-weights)",
     )
+    trial_epochs: int = setting(
+        0, flag="trial-epochs", bounds=_count0,
+        help="budget: train each distinct network of the family within the budget this many "
+        "epochs on the training rows and pick the best on validation (0: pick by the "
+        "supernet's validation metric at each λ)",
+    )
     xi: float = setting(
         0.0, flag="xi", bounds=_non_negative,
         help="ξ of the unrolled weight step in the hypergradient; 0 is first order",

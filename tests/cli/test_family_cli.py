@@ -54,6 +54,29 @@ def test_a_budget_picks_a_network_of_the_family_within_it(
     assert [r["chosen"] for r in read_front(out)] == [False, False, False, False, True]
 
 
+def test_trial_trainings_pick_the_best_tried_network_within_the_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
+                 "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", "400",
+                 "--trial-epochs", "2", "--out", str(out)])
+    assert code == 0
+    rows = read_front(out)
+    tried = [r for r in rows if r["trial_val_metric"] is not None]
+    within = {r["genotype"] for r in rows if r["weights"] <= 400}
+    # one trial per distinct network within the budget, none outside it
+    assert sorted(r["genotype"] for r in tried) == sorted(within)
+    (chosen,) = [r for r in rows if r["chosen"]]
+    best = max(r["trial_val_metric"] for r in tried)
+    assert chosen in tried and chosen["trial_val_metric"] == best
+    assert chosen["weights"] == min(r["weights"] for r in tried
+                                    if r["trial_val_metric"] == best)
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    assert "trial accuracy" in capsys.readouterr().out
+
+
 def test_a_budget_below_every_network_of_the_space_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

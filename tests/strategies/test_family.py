@@ -22,6 +22,7 @@ from mdlnas.strategies.family import (
     front_to_retrain,
     smallest_genotype,
     smallest_size,
+    trial_rows,
 )
 from mdlnas.workflow.family import read_front, write_front
 from tests.search.test_darts import SPACE, blobs, config
@@ -167,6 +168,24 @@ def test_the_budget_picks_the_best_on_validation_within_it() -> None:
         assert ROWS[pick]["weights"] <= budget  # never over the budget
     # nothing of the family fits: the caller takes the space's smallest network
     assert choose(ROWS, SearchConfig(max_weights=99), "classification") is None
+
+
+def test_trials_are_one_per_network_within_the_budget_and_decide_the_pick() -> None:
+    rows = _rows((0.1, "00.json", 900, 9000, 0.95), (0.2, "00.json", 900, 9000, 0.97),
+                 (0.3, "01.json", 500, 5000, 0.96), (1.0, "02.json", 300, 3000, 0.90),
+                 (3.0, "03.json", 100, 1000, 0.80))
+    budget = dataclasses.replace(SearchConfig(), max_weights=600)
+    # 01, 02 and 03 fit; each is tried (once) at its best row on the supernet's validation
+    assert trial_rows(rows, budget, "classification") == [2, 3, 4]
+    assert trial_rows(rows, SearchConfig(), "classification") == [1, 2, 3, 4]
+    assert choose(rows, budget, "classification") == 2  # by the supernet
+    for i, metric in ((2, 0.91), (3, 0.93), (4, 0.5)):
+        rows[i]["trial_val_metric"] = metric
+    assert choose(rows, budget, "classification") == 3  # by the trials
+    rows[3]["trial_val_metric"] = 0.91  # a tie with 01: the smaller network
+    assert choose(rows, budget, "classification") == 3
+    rows[3]["trial_val_metric"] = 0.90
+    assert choose(rows, budget, "classification") == 2
 
 
 def test_the_networks_to_retrain_are_the_front_on_validation() -> None:

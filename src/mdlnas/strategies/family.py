@@ -19,7 +19,8 @@ at most K networks, each at its own λ, and adds the test scores to the rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,13 +138,21 @@ class FamilyChoice:
     note: str  # one line on what was chosen and why
 
 
-def pick(state: BilevelSearch, space: SpaceConfig) -> FamilyChoice:
+Trial = Callable[[Genotype, float], float]  # (network, its λ) -> validation metric
+
+
+def pick(state: BilevelSearch, space: SpaceConfig, trial: Trial | None = None) -> FamilyChoice:
     """Read the family off ``state`` and pick its network: the best on validation within
     the budget; if no network of the family fits, the space's smallest (the budget was
-    checked against it before the search: it fits)."""
+    checked against it before the search: it fits). With ``trial``, each distinct network
+    within the budget is judged by ``trial`` (a short training of it, scored on
+    validation) instead of by the supernet's validation metric."""
     cfg, data = state.config, state.data
     assert state.family is not None
     rows, genotypes = read_family(state)
+    if trial is not None:
+        for i in trial_rows(rows, cfg, data.task):
+            rows[i]["trial_val_metric"] = trial(genotypes[rows[i]["genotype"]], rows[i]["lam"])
     chosen = choose(rows, cfg, data.task)
     if chosen is None:
         genotype = smallest_genotype(space, data.task, data.input_shape, data.output_dim, cfg)
@@ -164,8 +173,29 @@ def budget_text(cfg: SearchConfig) -> str:
         "best on validation")
 
 
+def trial_rows(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> list[int]:
+    """One row per distinct network within the budget, to be tried: of each network's rows,
+    the best on the supernet's validation metric (its λ is the one the network is tried and
+    retrained at)."""
+    best: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if fits(row, config):
+            j = best.get(row["genotype"])
+            if j is None or _supernet_error(row, task) < _supernet_error(rows[j], task):
+                best[row["genotype"]] = i
+    return sorted(best.values())
+
+
 def error(row: dict[str, Any], task: Task) -> float:
-    """The row's validation error, smaller is better (1 − accuracy, or RMSE)."""
+    """The row's validation error, smaller is better (1 − accuracy, or RMSE): of its
+    network's trial training where it was tried, else of the supernet at its λ."""
+    trial = row.get("trial_val_metric")
+    if isinstance(trial, float) and math.isfinite(trial):
+        return 1.0 - trial if task == "classification" else trial
+    return _supernet_error(row, task)
+
+
+def _supernet_error(row: dict[str, Any], task: Task) -> float:
     value = float(row["val_metric"])
     return 1.0 - value if task == "classification" else value
 
@@ -178,9 +208,11 @@ def fits(row: dict[str, Any], config: SearchConfig) -> bool:
 
 def choose(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> int | None:
     """Index of the row the budget picks: the best validation metric among the rows within
-    ``max_weights`` and ``max_macs`` (all rows without a budget); of equals, the smallest.
-    None if no row fits."""
+    ``max_weights`` and ``max_macs`` (all rows without a budget; only the tried ones where
+    networks were tried, see :func:`pick`); of equals, the smallest. None if no row fits."""
     within = [i for i, row in enumerate(rows) if fits(row, config)]
+    tried = [i for i in within if rows[i].get("trial_val_metric") is not None]
+    within = tried or within  # once networks were tried, the choice is among them
     if not within:
         return None
     return min(within, key=lambda i: (error(rows[i], task), rows[i]["weights"], i))

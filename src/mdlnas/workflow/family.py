@@ -13,8 +13,9 @@ from mdlnas.report.run_files import FRONT_FILE, GENOTYPES_DIR, read_rows, write_
 from mdlnas.space.genotype import Genotype
 
 TEST_COLUMNS = ("test_metric", "test_weights", "retrain_seconds")  # --retrain's
-FRONT_COLUMNS = ("lam", "genotype", "weights", "macs", "dl_bits", "val_metric", "metric",
-                 "chosen", *TEST_COLUMNS)
+TRIAL_COLUMN = "trial_val_metric"  # --trial-epochs: the network's short training, on validation
+FRONT_COLUMNS = ("lam", "genotype", "weights", "macs", "dl_bits", "val_metric", TRIAL_COLUMN,
+                 "metric", "chosen", *TEST_COLUMNS)
 
 
 # -- files -----------------------------------------------------------------------------
@@ -29,7 +30,7 @@ def read_front(run_dir: Path) -> list[dict[str, Any]]:
                           "`mdlnas search --lam-range LO:HI`")
     rows = read_rows(path)
     for row in rows:
-        for key in TEST_COLUMNS:  # an empty cell: not retrained
+        for key in (TRIAL_COLUMN, *TEST_COLUMNS):  # an empty cell: not tried, not retrained
             if row.get(key) == "":
                 row[key] = None
         for key in ("weights", "macs", "test_weights"):
@@ -69,16 +70,24 @@ def nearest_row(rows: Sequence[dict[str, Any]], lam: float) -> int:
 
 
 def format_front(rows: Sequence[dict[str, Any]], metric: str) -> str:
-    """The family as a table, one line per λ."""
+    """The family as a table, one line per λ (with the trial trainings' column if any)."""
+    tried = any(_number(row.get(TRIAL_COLUMN)) for row in rows)
+    trial_head = f"  {'trial ' + metric:>14}" if tried else ""
     lines = [f"{'λ':>9}  {'weights':>8}  {'MACs':>10}  {'DL (bits)':>10}  "
-             f"{'val ' + metric:>13}  {'test ' + metric:>13}  genotype"]
+             f"{'val ' + metric:>13}{trial_head}  {'test ' + metric:>13}  genotype"]
     for row in rows:
-        test = row.get("test_metric")
-        tested = f"{test:.4f}" if isinstance(test, float) and math.isfinite(test) else "-"
+        trial = _number(row.get(TRIAL_COLUMN))
+        trial_cell = f"  {(f'{trial:.4f}' if trial is not None else '-'):>14}" if tried else ""
+        test = _number(row.get("test_metric"))
+        tested = f"{test:.4f}" if test is not None else "-"
         mark = "  ← chosen" if row.get("chosen") else ""
         lines.append(
             f"{row['lam']:>9.4g}  {row['weights']:>8,}  {row['macs']:>10,}  "
-            f"{row['dl_bits']:>10,.0f}  {row['val_metric']:>13.4f}  {tested:>13}  "
+            f"{row['dl_bits']:>10,.0f}  {row['val_metric']:>13.4f}{trial_cell}  {tested:>13}  "
             f"{row['genotype']}{mark}"
         )
     return "\n".join(lines)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, float) and math.isfinite(value) else None
