@@ -20,6 +20,11 @@ DeriveRule = Literal["mdl", "darts"]
 Relaxation = Literal["softmax", "gumbel"]
 FamilyFollow = Literal["none", "widths", "weights"]
 FamilyBalance = Literal["raw", "balanced"]
+
+# Search epochs when --epochs is not given: a family needs more to settle α (docs/RESULTS.md).
+SINGLE_EPOCHS = 20
+FAMILY_EPOCHS = 32
+
 SigmaInit = Literal["absolute", "relative"]
 PriorMean = Literal["zero", "empirical"]
 Schedule = Literal["cosine", "onecycle"]
@@ -338,10 +343,10 @@ class SearchConfig:
         "exact", flag="hypergradient",
         help="second-order term by double backward (exact) or finite difference (fd)",
     )
-    max_epochs: int = setting(
-        20, flag="epochs", bounds=_count,
-        help="at most this many search epochs, calibration included; the search stops "
-        "earlier once it converges",
+    max_epochs: int | None = setting(
+        None, flag="epochs", bounds=_count,
+        help=f"at most this many search epochs, calibration included (unset: {SINGLE_EPOCHS}, "
+        f"a family {FAMILY_EPOCHS}); the search stops earlier once it converges",
     )
     warmup_epochs: int = setting(
         0, flag="warmup", bounds=_count0,
@@ -434,6 +439,14 @@ class SearchConfig:
         """:attr:`family_lam_range` as numbers."""
         text = self.family_lam_range
         return None if text is None else lam_range_bounds(text)
+
+    @property
+    def epoch_limit(self) -> int:
+        """``max_epochs``, or unset the default of a single search or of a family: α is
+        shared by more λ in a family and moves more slowly at each (docs/RESULTS.md)."""
+        if self.max_epochs is not None:
+            return self.max_epochs
+        return FAMILY_EPOCHS if self.family_lam_range is not None else SINGLE_EPOCHS
 
 
 # The family a budget searches when no range is given: on MNIST-1D λ = 10 keeps the frame

@@ -252,7 +252,7 @@ class BilevelSearch:
         """``calibration_epochs``, but at most half of the epochs after the warm-up, so that
         a short search (``--epochs 4``) still leaves α half of its epochs to move."""
         cfg = self.config
-        return min(cfg.calibration_epochs, max(0, cfg.max_epochs - cfg.warmup_epochs) // 2)
+        return min(cfg.calibration_epochs, max(0, cfg.epoch_limit - cfg.warmup_epochs) // 2)
 
     @property
     def arch_frozen(self) -> bool:
@@ -298,7 +298,7 @@ class BilevelSearch:
         starts moving to ``tau_end`` at the last epoch the search may run."""
         cfg = self.config
         moved = sum(1 for r in self.history if r.phase == "search")
-        span = cfg.max_epochs - (self.epoch - moved)  # epochs α had when it started moving
+        span = cfg.epoch_limit - (self.epoch - moved)  # epochs α had when it started moving
         return temperature(cfg.tau_start, cfg.tau_end, moved / max(span - 1, 1))
 
     def step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
@@ -456,7 +456,7 @@ class BilevelSearch:
 
     @property
     def finished(self) -> bool:
-        return self.converged or self.epoch >= self.config.max_epochs
+        return self.converged or self.epoch >= self.config.epoch_limit
 
     # -- checkpoints: everything that decides the rest of the search ---------------------
     def state_dict(self) -> dict[str, Any]:

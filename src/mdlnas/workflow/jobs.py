@@ -129,21 +129,21 @@ def run_search(
 
     gamma_rows = distributed.main_only(open_run_dir) or []
     if checkpoint is not None:
-        progress(f"resuming {out_dir} after epoch {state.epoch} of at most {cfg.max_epochs}")
+        progress(f"resuming {out_dir} after epoch {state.epoch} of at most {cfg.epoch_limit}")
     else:
         progress(
             f"searching {data.name} ({len(data.train)} train / {len(data.val)} val) in "
-            f"space {space.name}: {_lam_label(cfg)} ξ={cfg.xi} up to {cfg.max_epochs} epochs on "
+            f"space {space.name}: {_lam_label(cfg)} ξ={cfg.xi} up to {cfg.epoch_limit} epochs on "
             f"{resolve_device(cfg.device)}{_processes()}"
         )
 
     def report(record: EpochRecord) -> None:
         progress(
-            f"epoch {record.epoch:3d}/{cfg.max_epochs}  train F {record.train_loss:.4f}  "
+            f"epoch {record.epoch:3d}/{cfg.epoch_limit}  train F {record.train_loss:.4f}  "
             f"val NLL {record.val_nll:.4f}  val {_metric_label(data)} {record.val_metric:.4f}  "
             f"DL {record.description_length_bits:,.0f} bits  H(α) {record.alpha_entropy:.3f}  "
             f"Δw {record.weight_change:.2e} Δα {record.alpha_change:.2e}  "
-            f"ETA {eta(record.epoch, cfg.max_epochs, state.seconds)}"
+            f"ETA {eta(record.epoch, cfg.epoch_limit, state.seconds)}"
             + ("" if record.phase == "search" else f"  ({record.phase}: α frozen)")
         )
 

@@ -47,7 +47,7 @@ def run_overview(run_dir: Path) -> dict[str, Any]:
         rows = read_rows(run_dir / METRICS_FILE)
         if rows:
             overview["last_epoch"] = rows[-1]
-    overview["max_epochs"] = run.search.max_epochs
+    overview["max_epochs"] = run.search.epoch_limit
     if (run_dir / FRONT_FILE).is_file():
         overview["front"] = read_front(run_dir)
     return overview
