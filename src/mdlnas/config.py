@@ -312,7 +312,7 @@ class SearchConfig:
         "(shared by the whole range), widths (σ's ρ), weights (μ and ρ)",
     )
     family_balance: FamilyBalance = setting(
-        "raw", flag="family-balance",
+        "balanced", flag="family-balance",
         help="family: each step's free energy as it is (raw), or divided by 1 + λ "
         "(balanced: the top of the range does not drown its bottom in α and the weights)",
     )
@@ -330,7 +330,7 @@ class SearchConfig:
         help="budget: at most this many multiply-accumulates per example (as --max-weights)",
     )
     trial_epochs: int = setting(
-        0, flag="trial-epochs", bounds=_count0,
+        30, flag="trial-epochs", bounds=_count0,
         help="budget: train each distinct network of the family within the budget this many "
         "epochs on the training rows and pick the best on validation (0: pick by the "
         "supernet's validation metric at each λ)",
