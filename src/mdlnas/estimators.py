@@ -329,13 +329,17 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         state = BilevelSearch(bundle, space, cfg)
         while not state.finished:
             self._report_search(state.run_epoch(), state)
-        choice = family.pick(state, space)
+        choice = family.pick(state, space, run.retraining, self._report_line)
         self.front_ = choice.rows
         if self.verbose:
             print(f"family: {choice.note}", file=sys.stderr)
         if self.train_lam is None:
             run = replace(run, train=replace(run.train, lam=choice.lam))
         return replace(state.result(), genotype=choice.genotype), run
+
+    def _report_line(self, line: str) -> None:
+        if self.verbose:
+            print(line, file=sys.stderr)
 
     def _report_search(self, record: EpochRecord, _: object) -> None:
         if self.verbose:

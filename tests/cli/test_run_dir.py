@@ -12,6 +12,7 @@ import pytest
 
 from mdlnas.cli import main
 from mdlnas.report.run_files import read_rows
+from mdlnas.workflow.run_dir import load_run_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EPOCHS = 2
@@ -134,3 +135,21 @@ def test_no_plots_and_a_resumed_search_keeps_one_set_of_rows_per_epoch(
     assert sorted(per_epoch) == [0, 1, 2] and len(set(per_epoch.values())) == 1
     assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2]
     assert (run / "plots" / "cells.png").is_file()  # drawn at the end of the resumed search
+
+
+def test_a_run_written_before_a_setting_existed_keeps_its_behaviour(
+    tmp_path: Path, run_dir: Path
+) -> None:
+    # A run directory from before --family-balance and --trial-epochs: its config.toml
+    # lacks them, and it is read with the behaviour it was searched with, not the defaults.
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    text = (old / "config.toml").read_text()
+    assert "family_balance" in text and "trial_epochs" in text  # written today
+    lines = [line for line in text.splitlines()
+             if not line.startswith(("family_balance", "trial_epochs"))]
+    (old / "config.toml").write_text("\n".join(lines) + "\n")
+    search = load_run_config(old).search
+    assert (search.family_balance, search.trial_epochs) == ("raw", 0)
+    today = load_run_config(run_dir).search
+    assert (today.family_balance, today.trial_epochs) == ("balanced", 30)

@@ -62,10 +62,12 @@ def test_a_family_over_one_point_is_the_single_search_at_that_lambda(
     follow: str, balance: str
 ) -> None:
     data = blobs()
-    single = BilevelSearch(data, SPACE, config(lam=0.3, calibration_epochs=1))
+    # with a warm-up: λ ramps up in its first epoch, the balanced share must stay 1
+    single = BilevelSearch(data, SPACE, config(lam=0.3, calibration_epochs=1,
+                                               warmup_epochs=1))
     family = BilevelSearch(data, SPACE, config(lam_range="0.3:0.3", lam_knots=3,
-                                               calibration_epochs=1, family_follow=follow,
-                                               family_balance=balance))
+                                               calibration_epochs=1, warmup_epochs=1,
+                                               family_follow=follow, family_balance=balance))
     assert family.model.alpha_normal.shape == (3, *single.model.alpha_normal.shape)
     for _ in range(4):
         single.run_epoch()
@@ -80,8 +82,9 @@ def test_a_family_over_one_point_is_the_single_search_at_that_lambda(
 
 def test_a_balanced_family_weighs_each_step_by_one_over_one_plus_lambda() -> None:
     data = blobs()
-    raw, balanced = (
-        BilevelSearch(data, SPACE, config(lam_range="0.01:100", family_balance=balance))
+    raw, balanced = (  # a clip that never acts: the weights' gradients are compared too
+        BilevelSearch(data, SPACE, config(lam_range="0.01:100", family_balance=balance,
+                                          grad_clip=1e9))
         for balance in ("raw", "balanced")
     )
     batch = next(iter(raw.train_split.batches(32, np.random.default_rng(0), 1)))
@@ -95,6 +98,12 @@ def test_a_balanced_family_weighs_each_step_by_one_over_one_plus_lambda() -> Non
     assert balanced.model.alpha_normal.grad is not None
     torch.testing.assert_close(balanced.model.alpha_normal.grad,
                                share * raw.model.alpha_normal.grad)
+    # the weight step's gradient (after α moved by Adam's first, scale-free step, the two
+    # supernets are the same up to rounding)
+    for a, b in zip(balanced.model.weight_parameters(), raw.model.weight_parameters(),
+                    strict=True):
+        if a.grad is not None and b.grad is not None:
+            torch.testing.assert_close(a.grad, share * b.grad, rtol=1e-3, atol=1e-7)
 
 
 def test_alpha_depends_on_lambda_across_a_range() -> None:
@@ -131,6 +140,17 @@ def test_widths_that_follow_the_family_widen_with_lambda(follow: str) -> None:
     shared = BilevelSearch(blobs(), SPACE, config(lam_range="0.01:100"))
     assert all(p.rho_slope is None and p.mu_slope is None
                for p in variational_parameters(shared.model))
+
+
+def test_following_needs_a_range_and_variational_weights() -> None:
+    # one knot over a range: α is one, the parameters still follow λ
+    state = BilevelSearch(blobs(), SPACE, config(lam_range="0.1:10", lam_knots=1,
+                                                 family_follow="widths"))
+    assert all(p.rho_slope is not None for p in variational_parameters(state.model))
+    point = dataclasses.replace(SearchConfig().bayes, variational=False)
+    with pytest.raises(ConfigError, match="needs variational weights"):
+        BilevelSearch(blobs(), SPACE, config(lam_range="0.1:10", family_follow="widths",
+                                             bayes=point))
 
 
 @pytest.mark.parametrize("follow", ["none", "weights"])

@@ -192,7 +192,9 @@ class BilevelSearch:
         self.model = Supernet(
             space, data.input_shape, data.output_dim, data.task, config.bayes,
             knots=config.lam_knots if self.family else 1,
-            follow=config.family_follow,
+            # only a range has anything to follow (its position is 0 over one point)
+            follow=config.family_follow if self.family and self.family[0] < self.family[1]
+            else "none",
         ).to(self.device)
         self.model.relaxation = config.relaxation
         # between steps (validation, results, a restored checkpoint) a family is read at
@@ -272,18 +274,23 @@ class BilevelSearch:
         """λ at ``position`` of the family's range (the single λ outside a family)."""
         return lam_at(position, self.family) if self.family else self.config.lam
 
-    def _draw_lam(self) -> float:
-        """A family's λ for one step, log-uniform over the range; α moves to it."""
+    def _draw_lam(self) -> tuple[float, float]:
+        """A family's λ for one step, log-uniform over the range, and the step's share
+        (:meth:`_share`); α moves to it. The λ ramps up during warm-up, its share is that
+        of the full λ (the warm-up must not inflate the share by up to 1 + λ_middle)."""
         position = float(self.lam_rng.random())
         self.model.position = self._place(position)
-        return lam_in_epoch(self.config, self.epoch + 1, self.lam_at(position))
+        full = self.lam_at(position)
+        return lam_in_epoch(self.config, self.epoch + 1, full), self._share(full)
 
     def _share(self, lam: float) -> float:
         """How much a family's step at ``lam`` weighs: 1 unless balanced, then
         ``(1 + λ_middle) / (1 + λ)``. The free energy's gradients grow about like ``1 + λ``,
         and the knots of α and the weights are shared by the whole range: raw, the steps at
         the top of a range of three decades outweigh those at its bottom a hundredfold, in
-        Adam's moments too. 1 over a one-point range (λ is its middle)."""
+        Adam's moments too. 1 over a one-point range (λ is its middle). The weight step's
+        gradient clipping and α's weight decay act on the scaled gradients: a clipped step
+        or the decay weigh relatively more at the top of the range."""
         if not self.family or self.config.family_balance == "raw":
             return 1.0
         return (1.0 + self.lam_at(MIDDLE)) / (1.0 + lam)
@@ -310,12 +317,12 @@ class BilevelSearch:
     def _step(self, train_batch: tuple[torch.Tensor, torch.Tensor],
               val_batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
         moves_alpha = not self.arch_frozen
-        lam = self._draw_lam() if self.family else self.lam
+        lam, share = self._draw_lam() if self.family else (self.lam, 1.0)
         loss, nll = bilevel_step(
             self.model, self.w_opt, self.a_opt, self._objectives(train_batch, val_batch, lam),
             xi=self.config.xi, grad_clip=self.config.grad_clip, move_alpha=moves_alpha,
             hypergradient=self.computation.hypergradient, parallel=self.parallel,
-            share=self._share(lam),
+            share=share,
         )
         if moves_alpha and not all(bool(torch.isfinite(a).all())
                                    for a in self.model.arch_parameters()):

@@ -68,7 +68,7 @@ class Supernet(NetworkFrame):
     ) -> None:
         """``knots`` above 1: a complexity family (α a function of :attr:`position`); with
         ``follow`` every weight's ρ (``widths``), or μ and ρ (``weights``), are functions of
-        it too (``VariationalParameter.follow_family``)."""
+        the position too (``VariationalParameter.follow_family``), whatever the knots."""
         super().__init__(space, input_shape, output_dim, task, bayes)
         if knots < 1:
             raise ConfigError(f"a family needs at least 1 knot, got {knots}")
@@ -80,8 +80,10 @@ class Supernet(NetworkFrame):
         # Small random α, as in DARTS: near-uniform mixing with ties broken by chance. A
         # family's knots start equal, from the same draw as one α, so that a family over a
         # one-point range is the single search exactly.
-        self._following = variational_parameters(self) if (
-            follow != "none" and knots > 1 and bayes.variational) else []
+        if follow != "none" and not bayes.variational:
+            raise ConfigError(f"--family-follow {follow} needs variational weights (point "
+                              "weights have no width to follow); drop --deterministic")
+        self._following = variational_parameters(self) if follow != "none" else []
         for param in self._following:
             param.follow_family(means=follow == "weights")
         self.position = 0.0  # where α (and following widths) are read in a family's range

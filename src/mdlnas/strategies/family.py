@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, Task
+from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig, Task, TrainConfig
+from mdlnas.data import DataBundle
 from mdlnas.errors import ConfigError
 from mdlnas.search.darts import LN2, MIDDLE, BilevelSearch, lam_at
 from mdlnas.search.evaluation import Scores, pareto_front
@@ -35,6 +36,7 @@ from mdlnas.search.method import derive_genotype
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
 from mdlnas.train.cost import count_flops
+from mdlnas.train.retrain import retrain
 
 
 @dataclass(frozen=True)
@@ -138,21 +140,27 @@ class FamilyChoice:
     note: str  # one line on what was chosen and why
 
 
-Trial = Callable[[Genotype, float], float]  # (network, its λ) -> validation metric
-
-
-def pick(state: BilevelSearch, space: SpaceConfig, trial: Trial | None = None) -> FamilyChoice:
+def pick(state: BilevelSearch, space: SpaceConfig,
+         retraining: Callable[[float], TrainConfig] | None = None,
+         report: Callable[[str], None] = lambda _: None) -> FamilyChoice:
     """Read the family off ``state`` and pick its network: the best on validation within
     the budget; if no network of the family fits, the space's smallest (the budget was
-    checked against it before the search: it fits). With ``trial``, each distinct network
-    within the budget is judged by ``trial`` (a short training of it, scored on
-    validation) instead of by the supernet's validation metric."""
+    checked against it before the search: it fits). With a budget, ``trial_epochs`` and
+    ``retraining`` (the retraining's settings at a λ), each distinct network within the
+    budget is judged by a trial training (:func:`trial_metric`) instead of by the
+    supernet's validation metric. Under torchrun every rank runs the same trials."""
     cfg, data = state.config, state.data
     assert state.family is not None
     rows, genotypes = read_family(state)
-    if trial is not None:
+    budget = cfg.max_weights is not None or cfg.max_macs is not None
+    if retraining is not None and budget and cfg.trial_epochs:
         for i in trial_rows(rows, cfg, data.task):
-            rows[i]["trial_val_metric"] = trial(genotypes[rows[i]["genotype"]], rows[i]["lam"])
+            row = rows[i]
+            config = replace(retraining(row["lam"]), epochs=cfg.trial_epochs, refit=False)
+            row["trial_val_metric"] = trial_metric(genotypes[row["genotype"]], data, config)
+            report(f"family: trial of the network of λ = {row['lam']:.3g} ({row['weights']:,} "
+                   f"weights), {cfg.trial_epochs} epochs: validation "
+                   f"{row['trial_val_metric']:.4f}")
     chosen = choose(rows, cfg, data.task)
     if chosen is None:
         genotype = smallest_genotype(space, data.task, data.input_shape, data.output_dim, cfg)
@@ -173,6 +181,13 @@ def budget_text(cfg: SearchConfig) -> str:
         "best on validation")
 
 
+def trial_metric(genotype: Genotype, data: DataBundle, config: TrainConfig) -> float:
+    """A network's trial: trained by ``config`` (the training rows only), its validation
+    metric at its epoch of best validation NLL."""
+    result = retrain(genotype, data, config)
+    return float(result.history[result.best_epoch - 1]["val_metric"])
+
+
 def trial_rows(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> list[int]:
     """One row per distinct network within the budget, to be tried: of each network's rows,
     the best on the supernet's validation metric (its λ is the one the network is tried and
@@ -190,9 +205,12 @@ def error(row: dict[str, Any], task: Task) -> float:
     """The row's validation error, smaller is better (1 − accuracy, or RMSE): of its
     network's trial training where it was tried, else of the supernet at its λ."""
     trial = row.get("trial_val_metric")
-    if isinstance(trial, float) and math.isfinite(trial):
-        return 1.0 - trial if task == "classification" else trial
-    return _supernet_error(row, task)
+    if trial is None:
+        return _supernet_error(row, task)
+    value = float(trial)
+    if not math.isfinite(value):  # a trial that diverged
+        return math.inf
+    return 1.0 - value if task == "classification" else value
 
 
 def _supernet_error(row: dict[str, Any], task: Task) -> float:
@@ -220,20 +238,22 @@ def choose(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> 
 
 def front_to_retrain(rows: Sequence[dict[str, Any]], k: int, task: Task) -> list[int]:
     """Indices of at most ``k`` rows of distinct genotypes to retrain: the Pareto front on
-    validation (weights against validation error), evenly thinned if longer than ``k``,
-    and if shorter, the best of the rest by validation error."""
+    the supernet's validation metric (weights against validation error; every row has it,
+    unlike the budget's trials), evenly thinned if longer than ``k``, and if shorter, the
+    best of the rest by validation error."""
     first: dict[str, int] = {}  # each distinct genotype's best row
     for i, row in enumerate(rows):
         j = first.get(row["genotype"])
-        if j is None or error(row, task) < error(rows[j], task):
+        if j is None or _supernet_error(row, task) < _supernet_error(rows[j], task):
             first[row["genotype"]] = i
     candidates = sorted(first.values())
-    points = [(float(rows[i]["weights"]), error(rows[i], task)) for i in candidates]
+    points = [(float(rows[i]["weights"]), _supernet_error(rows[i], task)) for i in candidates]
     front = [candidates[i] for i in pareto_front(points)]
     if k == 1:  # the front's most accurate network
         return front[-1:]
     if len(front) > k:
         picks = np.linspace(0, len(front) - 1, k).round().astype(int)
         return sorted(front[i] for i in set(picks.tolist()))
-    rest = sorted((i for i in candidates if i not in front), key=lambda i: error(rows[i], task))
+    rest = sorted((i for i in candidates if i not in front),
+                  key=lambda i: _supernet_error(rows[i], task))
     return sorted(front + rest[: k - len(front)])

@@ -71,7 +71,7 @@ def nearest_row(rows: Sequence[dict[str, Any]], lam: float) -> int:
 
 def format_front(rows: Sequence[dict[str, Any]], metric: str) -> str:
     """The family as a table, one line per λ (with the trial trainings' column if any)."""
-    tried = any(_number(row.get(TRIAL_COLUMN)) for row in rows)
+    tried = any(_number(row.get(TRIAL_COLUMN)) is not None for row in rows)
     trial_head = f"  {'trial ' + metric:>14}" if tried else ""
     lines = [f"{'λ':>9}  {'weights':>8}  {'MACs':>10}  {'DL (bits)':>10}  "
              f"{'val ' + metric:>13}{trial_head}  {'test ' + metric:>13}  genotype"]

@@ -174,9 +174,7 @@ def run_search(
     if state.family is not None:
         # every rank reads the same family off the same supernet, and picks the same network
         # (trial trainings run on every rank, as retrainings do)
-        choice = family.pick(state, space, _trial(run, data, progress) if (
-            cfg.trial_epochs and (cfg.max_weights is not None or cfg.max_macs is not None)
-        ) else None)
+        choice = family.pick(state, space, run.retraining, progress)
         front = choice.rows
         result = replace(result, genotype=choice.genotype)
 
@@ -193,22 +191,6 @@ def run_search(
     distributed.main_only(
         lambda: _write_search_results(data, space, cfg, result, out_dir, progress, front))
     return result
-
-
-def _trial(run: RunConfig, data: DataBundle, progress: Progress) -> family.Trial:
-    """A family network's trial: the retraining's recipe at its λ, ``trial_epochs`` epochs
-    on the training rows only, scored on validation at its epoch of best validation NLL."""
-    epochs = run.search.trial_epochs
-
-    def trial(genotype: Genotype, lam: float) -> float:
-        config = replace(run.retraining(lam), epochs=epochs, refit=False)
-        result = retrain(genotype, data, config)
-        metric = result.history[result.best_epoch - 1]["val_metric"]
-        progress(f"family: trial of the network of λ = {lam:.3g}, {epochs} epochs: "
-                 f"validation {metric:.4f}")
-        return metric
-
-    return trial
 
 
 def _lam_label(cfg: SearchConfig) -> str:

@@ -62,6 +62,12 @@ def writing(run_dir: Path) -> Iterator[None]:
 
 
 # -- config.toml -------------------------------------------------------------------------
+# Settings added after run directories were first written, with the behaviour of the runs
+# that predate them: such a run lacks the key (these are never unset, so always written), and
+# is resumed or read as it was searched, not with today's default.
+PREDATING = {"search": {"family_balance": "raw", "trial_epochs": 0}}
+
+
 def load_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
@@ -69,8 +75,14 @@ def load_run_config(run_dir: Path) -> RunConfig:
             f"{run_dir} is not a run directory (no {CONFIG_FILE}); make one with "
             "`mdlnas search`"
         )
+    tables = tomlio.load(path)
+    for name, settings in PREDATING.items():
+        table = tables.get(name)
+        if isinstance(table, dict):
+            for key, value in settings.items():
+                table.setdefault(key, value)
     try:
-        return config_from_tables(tomlio.load(path))
+        return config_from_tables(tables)
     except TypeError as exc:
         raise ConfigError(f"{path} has a malformed option: {exc}") from None
 
