@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mdlnas.cli import main
+from mdlnas.strategies import family
 from mdlnas.workflow.family import read_front
 
 FAST = ["--data", "iris", "--epochs", "4", "--train-epochs", "2", "--quiet"]
@@ -55,7 +56,7 @@ def test_a_budget_picks_a_network_of_the_family_within_it(
 
 
 def test_trial_trainings_pick_the_best_tried_network_within_the_budget(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "run"
     code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
@@ -75,6 +76,16 @@ def test_trial_trainings_pick_the_best_tried_network_within_the_budget(
     capsys.readouterr()
     assert main(["show", str(out)]) == 0
     assert "trial accuracy" in capsys.readouterr().out
+
+    # a finished run resumed reads its family again and keeps its trials: none is repeated
+    def no_training(*_: object) -> float:
+        raise AssertionError("a trial measured before was trained again")
+
+    monkeypatch.setattr(family, "trial_metric", no_training)
+    assert main(["search", "--resume", str(out), "--search-only", "--quiet"]) == 0
+    again = read_front(out)
+    assert [r["trial_val_metric"] for r in again] == [r["trial_val_metric"] for r in rows]
+    assert [r["chosen"] for r in again] == [r["chosen"] for r in rows]
 
 
 def test_a_budget_below_every_network_of_the_space_is_one_line(

@@ -20,7 +20,7 @@ at most K networks, each at its own λ, and adds the test scores to the rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -140,15 +140,25 @@ class FamilyChoice:
     note: str  # one line on what was chosen and why
 
 
+RowKey = tuple[float, str]  # a front row: its λ (rounded) and its genotype file
+
+
+def row_key(row: Mapping[str, Any]) -> RowKey:
+    """What identifies a row of the family read again off the same search."""
+    return round(float(row["lam"]), 9), str(row["genotype"])
+
+
 def pick(state: BilevelSearch, space: SpaceConfig,
          retraining: Callable[[float], TrainConfig] | None = None,
-         report: Callable[[str], None] = lambda _: None) -> FamilyChoice:
+         report: Callable[[str], None] = lambda _: None,
+         tried: Mapping[RowKey, float] | None = None) -> FamilyChoice:
     """Read the family off ``state`` and pick its network: the best on validation within
     the budget; if no network of the family fits, the space's smallest (the budget was
     checked against it before the search: it fits). With a budget, ``trial_epochs`` and
     ``retraining`` (the retraining's settings at a λ), each distinct network within the
     budget is judged by a trial training (:func:`trial_metric`) instead of by the
-    supernet's validation metric. Under torchrun every rank runs the same trials."""
+    supernet's validation metric; ``tried``: trials measured before (a resumed run's, by
+    :func:`row_key`), not repeated. Under torchrun every rank runs the same trials."""
     cfg, data = state.config, state.data
     assert state.family is not None
     rows, genotypes = read_family(state)
@@ -156,6 +166,10 @@ def pick(state: BilevelSearch, space: SpaceConfig,
     if retraining is not None and budget and cfg.trial_epochs:
         for i in trial_rows(rows, cfg, data.task):
             row = rows[i]
+            known = (tried or {}).get(row_key(row))
+            if known is not None:
+                row["trial_val_metric"] = known
+                continue
             config = replace(retraining(row["lam"]), epochs=cfg.trial_epochs, refit=False)
             row["trial_val_metric"] = trial_metric(genotypes[row["genotype"]], data, config)
             report(f"family: trial of the network of λ = {row['lam']:.3g} ({row['weights']:,} "

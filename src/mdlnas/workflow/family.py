@@ -11,6 +11,7 @@ from typing import Any
 from mdlnas.errors import ConfigError
 from mdlnas.report.run_files import FRONT_FILE, GENOTYPES_DIR, read_rows, write_rows
 from mdlnas.space.genotype import Genotype
+from mdlnas.strategies.family import RowKey, row_key
 
 TEST_COLUMNS = ("test_metric", "test_weights", "retrain_seconds")  # --retrain's
 TRIAL_COLUMN = "trial_val_metric"  # --trial-epochs: the network's short training, on validation
@@ -46,11 +47,20 @@ def keep_test_scores(run_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
     λ and network (the family read again off the same search)."""
     if not (run_dir / FRONT_FILE).is_file():
         return
-    measured = {(round(r["lam"], 9), r["genotype"]): r for r in read_front(run_dir)}
+    measured = {row_key(r): r for r in read_front(run_dir)}
     for row in rows:
-        old = measured.get((round(row["lam"], 9), row["genotype"]))
+        old = measured.get(row_key(row))
         if old is not None:
             row.update({key: old.get(key) for key in TEST_COLUMNS})
+
+
+def read_trials(run_dir: Path) -> dict[RowKey, float]:
+    """The trial trainings ``run_dir``'s front.csv holds, if any, by row: what a resumed
+    run need not train again."""
+    if not (run_dir / FRONT_FILE).is_file():
+        return {}
+    return {row_key(r): float(r[TRIAL_COLUMN]) for r in read_front(run_dir)
+            if r.get(TRIAL_COLUMN) is not None}
 
 
 def save_genotypes(run_dir: Path, genotypes: dict[str, Genotype]) -> None:
