@@ -13,6 +13,7 @@ import pytest
 
 from mdlnas import tomlio
 from mdlnas.cli import build_parser, main
+from mdlnas.config import SearchConfig
 from mdlnas.errors import ConfigError
 from mdlnas.workflow.config_file import option_help
 from mdlnas.workflow.options import TRAIN_PREFIX, declared_keys, search_options, train_options
@@ -88,9 +89,14 @@ def test_the_estimators_take_every_search_option_but_the_datas_and_the_seed() ->
     assert options - parameters == {"data", "target", "data_dir", "n_train", "train_n_train",
                                     "seed"}
     assert parameters - options == {"val_fraction", "random_state", "verbose"}
-    # the defaults the CLI runs with: a search of 20 epochs, 150 of retraining
+    # the defaults the CLI runs with: search epochs unset (20 for one λ, 32 for a family),
+    # 150 of retraining
     params = MDLNASClassifier().get_params()
-    assert (params["epochs"], params["train_epochs"]) == (20, 150)
+    assert (params["epochs"], params["train_epochs"]) == (None, 150)
+    assert SearchConfig().epoch_limit == 20
+    assert SearchConfig(lam_range="0.1:10").epoch_limit == 32
+    assert SearchConfig(max_weights=800).epoch_limit == 32
+    assert SearchConfig(lam_range="0.1:10", max_epochs=5).epoch_limit == 5
 
 
 def test_every_config_field_is_declared_with_help() -> None:
