@@ -141,6 +141,7 @@ class FamilyChoice:
 
 
 RowKey = tuple[float, str]  # a front row: its λ (rounded) and its genotype file
+TRIAL_COLUMN = "trial_val_metric"  # a row's network's trial training, on validation
 
 
 def row_key(row: Mapping[str, Any]) -> RowKey:
@@ -164,17 +165,17 @@ def pick(state: BilevelSearch, space: SpaceConfig,
     rows, genotypes = read_family(state)
     budget = cfg.max_weights is not None or cfg.max_macs is not None
     if retraining is not None and budget and cfg.trial_epochs:
+        measured = tried or {}
         for i in trial_rows(rows, cfg, data.task):
             row = rows[i]
-            known = (tried or {}).get(row_key(row))
+            known = measured.get(row_key(row))
             if known is not None:
-                row["trial_val_metric"] = known
+                row[TRIAL_COLUMN] = known
                 continue
             config = replace(retraining(row["lam"]), epochs=cfg.trial_epochs, refit=False)
-            row["trial_val_metric"] = trial_metric(genotypes[row["genotype"]], data, config)
+            row[TRIAL_COLUMN] = trial_metric(genotypes[row["genotype"]], data, config)
             report(f"family: trial of the network of λ = {row['lam']:.3g} ({row['weights']:,} "
-                   f"weights), {cfg.trial_epochs} epochs: validation "
-                   f"{row['trial_val_metric']:.4f}")
+                   f"weights), {cfg.trial_epochs} epochs: validation {row[TRIAL_COLUMN]:.4f}")
     chosen = choose(rows, cfg, data.task)
     if chosen is None:
         genotype = smallest_genotype(space, data.task, data.input_shape, data.output_dim, cfg)
@@ -206,30 +207,40 @@ def trial_rows(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task)
     """One row per distinct network within the budget, to be tried: of each network's rows,
     the best on the supernet's validation metric (its λ is the one the network is tried and
     retrained at)."""
+    return _best_row_per_network(rows, task, [i for i, row in enumerate(rows)
+                                              if fits(row, config)])
+
+
+def _best_row_per_network(rows: Sequence[dict[str, Any]], task: Task,
+                          indices: Sequence[int]) -> list[int]:
+    """Of the rows ``indices``, each distinct genotype's best on the supernet's validation
+    metric (the first of equals), in row order."""
     best: dict[str, int] = {}
-    for i, row in enumerate(rows):
-        if fits(row, config):
-            j = best.get(row["genotype"])
-            if j is None or _supernet_error(row, task) < _supernet_error(rows[j], task):
-                best[row["genotype"]] = i
+    for i in indices:
+        j = best.get(rows[i]["genotype"])
+        if j is None or _supernet_error(rows[i], task) < _supernet_error(rows[j], task):
+            best[rows[i]["genotype"]] = i
     return sorted(best.values())
 
 
 def error(row: dict[str, Any], task: Task) -> float:
     """The row's validation error, smaller is better (1 − accuracy, or RMSE): of its
     network's trial training where it was tried, else of the supernet at its λ."""
-    trial = row.get("trial_val_metric")
+    trial = row.get(TRIAL_COLUMN)
     if trial is None:
         return _supernet_error(row, task)
     value = float(trial)
     if not math.isfinite(value):  # a trial that diverged
         return math.inf
-    return 1.0 - value if task == "classification" else value
+    return _as_error(value, task)
 
 
 def _supernet_error(row: dict[str, Any], task: Task) -> float:
-    value = float(row["val_metric"])
-    return 1.0 - value if task == "classification" else value
+    return _as_error(float(row["val_metric"]), task)
+
+
+def _as_error(metric: float, task: Task) -> float:
+    return 1.0 - metric if task == "classification" else metric
 
 
 def fits(row: dict[str, Any], config: SearchConfig) -> bool:
@@ -243,7 +254,7 @@ def choose(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> 
     ``max_weights`` and ``max_macs`` (all rows without a budget; only the tried ones where
     networks were tried, see :func:`pick`); of equals, the smallest. None if no row fits."""
     within = [i for i, row in enumerate(rows) if fits(row, config)]
-    tried = [i for i in within if rows[i].get("trial_val_metric") is not None]
+    tried = [i for i in within if rows[i].get(TRIAL_COLUMN) is not None]
     within = tried or within  # once networks were tried, the choice is among them
     if not within:
         return None
@@ -255,12 +266,7 @@ def front_to_retrain(rows: Sequence[dict[str, Any]], k: int, task: Task) -> list
     the supernet's validation metric (weights against validation error; every row has it,
     unlike the budget's trials), evenly thinned if longer than ``k``, and if shorter, the
     best of the rest by validation error."""
-    first: dict[str, int] = {}  # each distinct genotype's best row
-    for i, row in enumerate(rows):
-        j = first.get(row["genotype"])
-        if j is None or _supernet_error(row, task) < _supernet_error(rows[j], task):
-            first[row["genotype"]] = i
-    candidates = sorted(first.values())
+    candidates = _best_row_per_network(rows, task, range(len(rows)))
     points = [(float(rows[i]["weights"]), _supernet_error(rows[i], task)) for i in candidates]
     front = [candidates[i] for i in pareto_front(points)]
     if k == 1:  # the front's most accurate network

@@ -11,10 +11,9 @@ from typing import Any
 from mdlnas.errors import ConfigError
 from mdlnas.report.run_files import FRONT_FILE, GENOTYPES_DIR, read_rows, write_rows
 from mdlnas.space.genotype import Genotype
-from mdlnas.strategies.family import RowKey, row_key
+from mdlnas.strategies.family import TRIAL_COLUMN, RowKey, row_key
 
 TEST_COLUMNS = ("test_metric", "test_weights", "retrain_seconds")  # --retrain's
-TRIAL_COLUMN = "trial_val_metric"  # --trial-epochs: the network's short training, on validation
 FRONT_COLUMNS = ("lam", "genotype", "weights", "macs", "dl_bits", "val_metric", TRIAL_COLUMN,
                  "metric", "chosen", *TEST_COLUMNS)
 

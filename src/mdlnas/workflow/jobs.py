@@ -173,8 +173,8 @@ def run_search(
     front: list[dict[str, Any]] = []
     if state.family is not None:
         # every rank reads the same family off the same supernet, and picks the same network
-        # (trial trainings run on every rank, as retrainings do)
-        # (a resumed run's trials, in its front.csv, are not repeated)
+        # (trial trainings run on every rank, as retrainings do; a resumed run's, in its
+        # front.csv, are not repeated)
         tried = distributed.on_main(lambda: family_files.read_trials(out_dir)) if resume else {}
         choice = family.pick(state, space, run.retraining, progress, tried)
         front = choice.rows
