@@ -35,8 +35,10 @@ EPOCHS = 8
 SEARCH = ["search", "--data", "wine", "--epochs", str(EPOCHS), "--tol", "0",
           "--lam-range", "0.1:10", "--lam-points", "3", "--max-weights", "600",
           "--train-epochs", "2", "--device", "cpu", "--no-plots", "--quiet", "--json"]
-# the resumed run also retrains one network of its family: under torchrun, on every rank
-RESUME = ["search", "--resume", "run", "--retrain", "1", "--no-plots", "--quiet", "--json"]
+# the resumed run also retrains one network of its family: under torchrun, on every rank.
+# --device cpu: the two "machines" are one, and on a GPU machine they would share its GPU
+RESUME = ["search", "--resume", "run", "--retrain", "1", "--device", "cpu", "--no-plots",
+          "--quiet", "--json"]
 NLL_TOLERANCE = 0.01  # test NLL (nats) of 2 processes against 1 (docs/DISTRIBUTED.md)
 # torch prints a worker's uncaught traceback line by line behind this prefix
 WORKER_TRACEBACK = "]: Traceback"

@@ -28,6 +28,7 @@ FAMILY_EPOCHS = 32
 SigmaInit = Literal["absolute", "relative"]
 PriorMean = Literal["zero", "empirical"]
 Schedule = Literal["cosine", "onecycle"]
+Augment = Literal["none", "shift", "shift-flip"]
 
 
 def _finite(name: str, value: object) -> float:
@@ -500,6 +501,13 @@ class TrainConfig:
         None, flag="lam", bounds=_non_negative,
         help="weight of the description length while retraining variationally (unset: the "
         "search's λ)",
+    )
+    augment: Augment = setting(
+        "none", flag="augment",
+        help="random changes to each retraining batch of images or signals: none; shift "
+        "(every example moved by up to 1/14 of each axis, 2 pixels of 28, the gap zero); "
+        "shift-flip (also mirrored left to right half of the time: for images whose class "
+        "does not depend on the side, not digits)",
     )
     grad_clip: float = setting(5.0, bounds=_positive, help="clip the gradient norm to this")
     seed: int = setting(0, flag="seed", shared=True, bounds=_count0,

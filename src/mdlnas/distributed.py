@@ -104,7 +104,10 @@ def session(device: str = "auto") -> Iterator[None]:
         yield
         return
     target = resolve_device(device)  # under torchrun: cuda:LOCAL_RANK, see resolve_device
-    backend = "nccl" if target.type == "cuda" else "gloo"
+    # With a GPU per process, NCCL for CUDA tensors and gloo for CPU ones: a run resumed
+    # without --device keeps the device it saved (the CPU, say) while the group was chosen
+    # from `auto`, and each collective then goes to the backend of its tensors' device.
+    backend = "cpu:gloo,cuda:nccl" if target.type == "cuda" else "gloo"
     if target.type == "cuda":
         torch.cuda.set_device(target)
     try:

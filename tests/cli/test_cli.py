@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from mdlnas.cli import build_parser, main
 from mdlnas.space.genotype import Genotype
@@ -262,3 +263,37 @@ def test_a_genotype_without_a_reduction_cell_cannot_grow_reductions() -> None:
     with pytest.raises(ConfigError, match="no reduction cell"):
         one_cell.scaled(layers=3)
     assert one_cell.scaled() is one_cell
+
+
+def test_augmented_retraining_changes_every_batch_and_refuses_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--train-augment shift-flip` is saved with the run and reaches each retraining
+    batch, and `mdlnas train --augment` on a table is one clear error."""
+    import mdlnas.train.retrain as retrain_module
+    from mdlnas.train.augment import augment_batch as original
+    from mdlnas.workflow import load_run_config
+
+    kinds: list[str] = []
+
+    def spy(x: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Tensor:
+        kinds.append(kind)
+        return original(x, kind, generator)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(retrain_module, "augment_batch", spy)
+    out = tmp_path / "img"
+    assert main(["search", "--data", "digits-image", "--n-train", "128", "--epochs", "1",
+                 "--calibrate", "0", "--train-epochs", "2", "--train-batch-size", "32",
+                 "--train-augment", "shift-flip", "--quiet", "--out", str(out)]) == 0
+    assert load_run_config(out).train.augment == "shift-flip"
+    assert kinds and set(kinds) == {"shift-flip"}
+    # two epochs of at least 128 rows (refit adds the validation rows) in batches of 32
+    assert len(kinds) % 2 == 0 and len(kinds) >= 2 * 128 // 32
+
+    table = tmp_path / "table"
+    assert main(["search", "--data", "wine", "--epochs", "1", "--calibrate", "0",
+                 "--search-only", "--quiet", "--out", str(table)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(table), "--augment", "shift", "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "table of features; leave --augment at none" in err and "Traceback" not in err

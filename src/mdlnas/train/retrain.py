@@ -27,6 +27,7 @@ from mdlnas.search.objectives import mean_nll
 from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights, nonzero_weights
 from mdlnas.space.variational import noise_rows, optimizer_groups, total_kl
+from mdlnas.train.augment import augment_batch, check_augment
 from mdlnas.train.cost import count_flops
 
 LN2 = math.log(2.0)
@@ -60,6 +61,9 @@ def retrain(
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     genotype = genotype.scaled(config.channels, config.layers)  # the search's unless set
+    check_augment(config.augment, tuple(genotype.input_shape))
+    # its own generator: the batches' order and the initialisation stay as without it
+    changes = torch.Generator().manual_seed(config.seed)
     model = DerivedNetwork(genotype, config.bayes).to(device)
     val = to_tensors(data.val, device)
     train = to_tensors(refit_rows(data) if config.refit else data.train, device)
@@ -88,6 +92,7 @@ def retrain(
         model.train()
         losses = []
         for x, y in train.batches(batch_size, rng, min_rows):
+            x = augment_batch(x, config.augment, changes)
             part = distributed.shard(len(x))  # this rank's rows (all of them for one process)
             with noise_rows(part.start, part.total):
                 xs, ys = part.rows(x, y)
