@@ -336,6 +336,12 @@ class SearchConfig:
         "epochs on the training rows and pick the best on validation (0: pick by the "
         "supernet's validation metric at each λ)",
     )
+    budget_fill: bool = setting(
+        True, flag="budget-fill",
+        help="budget: rebuild each network of the family in the widest frame (channels) "
+        "that fits the budget before its trial, so a small cell is widened and a cell just "
+        "over the budget narrowed; the chosen network is retrained at that width",
+    )
     xi: float = setting(
         0.0, flag="xi", bounds=_non_negative,
         help="ξ of the unrolled weight step in the hypergradient; 0 is first order",

@@ -27,8 +27,8 @@ def test_a_budget_picks_a_network_of_the_family_within_it(
     rows = read_front(out)
     assert [round(r["lam"], 6) for r in rows] == [0.01, 0.1, 1.0, 10.0, 100.0]
     chosen = [r for r in rows if r["chosen"]]
-    assert len(chosen) == 1 and chosen[0]["weights"] <= 60
-    assert summary["eval"]["params"] == chosen[0]["weights"] <= 60
+    # retrained at the width that fills the budget (--budget-fill, the default)
+    assert len(chosen) == 1 and summary["eval"]["params"] == chosen[0]["fitted_weights"] <= 60
     assert summary["lam"] == pytest.approx(chosen[0]["lam"])
     assert summary["family"]["max_weights"] == 60
     names = {r["genotype"] for r in rows}
@@ -61,7 +61,7 @@ def test_trial_trainings_pick_the_best_tried_network_within_the_budget(
     out = tmp_path / "run"
     code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
                  "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", "400",
-                 "--trial-epochs", "2", "--out", str(out)])
+                 "--trial-epochs", "2", "--no-budget-fill", "--out", str(out)])
     assert code == 0
     rows = read_front(out)
     tried = [r for r in rows if r["trial_val_metric"] is not None]
@@ -88,6 +88,49 @@ def test_trial_trainings_pick_the_best_tried_network_within_the_budget(
     assert [r["chosen"] for r in again] == [r["chosen"] for r in rows]
 
 
+def test_filling_the_budget_tries_every_network_at_its_widest_width_within_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--budget-fill (the default): each distinct network of the family, rebuilt in the
+    widest frame within the budget (an independent count: one channel more is over it), is
+    tried once at that width, and the chosen one is retrained at it."""
+    from mdlnas.space.genotype import Genotype
+    from mdlnas.strategies.family import size_of
+    from mdlnas.workflow import load_run_config
+
+    out = tmp_path / "run"
+    budget = 150
+    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
+                 "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", str(budget),
+                 "--trial-epochs", "2", "--out", str(out), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = read_front(out)
+    bayes = load_run_config(out).train.bayes
+    fitted_rows = [r for r in rows if "fitted_channels" in r]
+    for row in fitted_rows:
+        genotype = Genotype.load(out / "genotypes" / row["genotype"])
+        width = row["fitted_channels"]
+        assert size_of(genotype.scaled(channels=width), bayes).weights == row["fitted_weights"]
+        assert row["fitted_weights"] <= budget
+        wider = size_of(genotype.scaled(channels=width + 1), bayes).weights
+        # one channel more is over the budget, or adds nothing (no op depends on the width)
+        assert wider > budget or (wider == row["fitted_weights"]
+                                  and width == genotype.space.channels)
+    # every network that fits at some width is tried once, wider or narrower than searched
+    tried = [r for r in rows if r["trial_val_metric"] is not None]
+    assert sorted(r["genotype"] for r in tried) == sorted({r["genotype"] for r in fitted_rows})
+    assert any(r["weights"] > budget for r in tried) or any(
+        r["fitted_weights"] > r["weights"] for r in tried)
+    (chosen,) = [r for r in rows if r["chosen"]]
+    assert chosen["trial_val_metric"] == max(r["trial_val_metric"] for r in tried)
+    assert summary["eval"]["params"] == chosen["fitted_weights"] <= budget
+    assert summary["eval"]["channels"] == chosen["fitted_channels"]
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    assert "budget width" in capsys.readouterr().out
+
+
 def test_a_budget_below_every_network_of_the_space_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -107,7 +150,7 @@ def test_a_family_that_misses_the_budget_falls_back_to_the_smallest_network(
     # 4 epochs at the default α rate: the family is still large everywhere
     out = tmp_path / "run"
     code = main(["search", *FAST, "--lam-range", "1:10", "--lam-points", "2",
-                 "--max-weights", "15", "--out", str(out), "--json"])
+                 "--max-weights", "15", "--no-budget-fill", "--out", str(out), "--json"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert all(r["weights"] > 15 for r in read_front(out))

@@ -208,6 +208,17 @@ def test_trials_are_one_per_network_within_the_budget_and_decide_the_pick() -> N
     assert choose(rows, budget, "classification") == 2
 
 
+def test_a_budget_judges_a_fitted_network_by_its_fitted_size() -> None:
+    rows = [dict(r) for r in ROWS]
+    budget = SearchConfig(max_weights=600)
+    # 00 (900 weights as searched, the best) narrowed to 580: now within the budget
+    rows[0].update(val_metric=0.99, fitted_channels=6, fitted_weights=580, fitted_macs=5800)
+    assert choose(rows, budget, "classification") == 0
+    rows[0]["fitted_weights"] = 601
+    assert choose(rows, budget, "classification") == 2
+    assert choose(rows, SearchConfig(max_macs=5000), "classification") == 2  # its MACs too
+
+
 def test_the_networks_to_retrain_are_the_front_on_validation() -> None:
     # on the front: 100 (0.80), 200 (0.90), 300 (0.96); 500 and 900 are beaten by 300
     assert front_to_retrain(ROWS, 5, "classification") == [0, 1, 2, 3, 4]
@@ -243,8 +254,11 @@ def test_the_smallest_network_of_a_space_and_a_budget_below_it() -> None:
 def test_front_csv_round_trips(tmp_path: Path) -> None:
     rows = [dict(r) for r in ROWS]
     rows[2].update(chosen=True, test_metric=0.955, test_weights=300, retrain_seconds=1.5)
+    rows[2].update(fitted_channels=12, fitted_weights=580, fitted_macs=5800)
     write_front(tmp_path, rows)
     back = read_front(tmp_path)
+    assert (back[2]["fitted_channels"], back[2]["fitted_weights"]) == (12, 580)
+    assert "fitted_weights" not in back[0]  # not fitted: judged by its own size
     assert back[0]["test_metric"] is None and back[0]["metric"] == "accuracy"  # not retrained
     assert [r["genotype"] for r in back] == [r["genotype"] for r in rows]
     assert [r["chosen"] for r in back] == [False, False, True, False, False]

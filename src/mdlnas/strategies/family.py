@@ -15,6 +15,11 @@ architectures share one genotype file. The budget (``max_weights``, ``max_macs``
 the row of best validation metric among those within it; without one, the best row.
 ``--retrain K`` retrains the Pareto front on validation (weights against validation error),
 at most K networks, each at its own λ, and adds the test scores to the rows.
+
+With a budget and ``budget_fill`` every network is rebuilt in the widest frame (its
+``channels``) whose network fits the budget, and judged and retrained at that width: the
+family's cells are its architectures, the width is the budget's. Those rows carry
+``fitted_channels``, ``fitted_weights`` and ``fitted_macs``.
 """
 
 from __future__ import annotations
@@ -142,6 +147,8 @@ class FamilyChoice:
 
 RowKey = tuple[float, str]  # a front row: its λ (rounded) and its genotype file
 TRIAL_COLUMN = "trial_val_metric"  # a row's network's trial training, on validation
+FITTED_COLUMNS = ("fitted_channels", "fitted_weights", "fitted_macs")  # at the budget
+WIDEST = 4  # a network is widened to fill a budget at most this many times its width
 
 
 def row_key(row: Mapping[str, Any]) -> RowKey:
@@ -164,6 +171,9 @@ def pick(state: BilevelSearch, space: SpaceConfig,
     assert state.family is not None
     rows, genotypes = read_family(state)
     budget = cfg.max_weights is not None or cfg.max_macs is not None
+    networks = dict(genotypes)  # what each genotype file is judged and retrained as
+    if budget and cfg.budget_fill:
+        networks = fill_budget(rows, genotypes, cfg)
     if retraining is not None and budget and cfg.trial_epochs:
         measured = tried or {}
         for i in trial_rows(rows, cfg, data.task):
@@ -173,9 +183,9 @@ def pick(state: BilevelSearch, space: SpaceConfig,
                 row[TRIAL_COLUMN] = known
                 continue
             config = replace(retraining(row["lam"]), epochs=cfg.trial_epochs, refit=False)
-            row[TRIAL_COLUMN] = trial_metric(genotypes[row["genotype"]], data, config)
-            report(f"family: trial of the network of λ = {row['lam']:.3g} ({row['weights']:,} "
-                   f"weights), {cfg.trial_epochs} epochs: validation {row[TRIAL_COLUMN]:.4f}")
+            row[TRIAL_COLUMN] = trial_metric(networks[row["genotype"]], data, config)
+            report(f"family: trial of the network of λ = {row['lam']:.3g} ({_size_text(row)}), "
+                   f"{cfg.trial_epochs} epochs: validation {row[TRIAL_COLUMN]:.4f}")
     chosen = choose(rows, cfg, data.task)
     if chosen is None:
         genotype = smallest_genotype(space, data.task, data.input_shape, data.output_dim, cfg)
@@ -185,8 +195,51 @@ def pick(state: BilevelSearch, space: SpaceConfig,
             "budget)"))
     rows[chosen]["chosen"] = True
     row = rows[chosen]
-    return FamilyChoice(rows, genotypes, genotypes[row["genotype"]], row["lam"], (
-        f"{row['weights']:,} weights chosen at λ = {row['lam']:.3g} ({budget_text(cfg)})"))
+    return FamilyChoice(rows, genotypes, networks[row["genotype"]], row["lam"], (
+        f"{_size_text(row)} chosen at λ = {row['lam']:.3g} ({budget_text(cfg)})"))
+
+
+def fitted(genotype: Genotype, config: SearchConfig) -> Genotype | None:
+    """``genotype`` in the widest frame (up to :data:`WIDEST` times its own width) whose
+    network is within the budget of ``config``; None if not even one channel is. A width
+    that adds no weight (a network of no width-dependent op: the linear model) is not
+    taken: of equal sizes, the width nearest its own."""
+    own = genotype.space.channels
+    best: tuple[int, int, Genotype] | None = None  # weights, -distance to its own width
+    for channels in range(1, WIDEST * own + 1):
+        candidate = genotype.scaled(channels=channels)
+        size = size_of(candidate, config.bayes)
+        if not fits({"weights": size.weights, "macs": size.macs}, config):
+            break  # sizes grow with the width
+        key = (size.weights, -abs(channels - own))
+        if best is None or key > best[:2]:
+            best = (*key, candidate)
+    return best[2] if best is not None else None
+
+
+def fill_budget(rows: Sequence[dict[str, Any]], genotypes: Mapping[str, Genotype],
+                config: SearchConfig) -> dict[str, Genotype]:
+    """Each genotype file's network fitted to the budget (:func:`fitted`; its own where
+    none fits, and then it stays over the budget), and its rows told the fitted width and
+    size (:data:`FITTED_COLUMNS`), by which :func:`fits` then judges them."""
+    networks = dict(genotypes)
+    sizes: dict[str, dict[str, int]] = {}
+    for name, genotype in genotypes.items():
+        network = fitted(genotype, config)
+        if network is not None:
+            networks[name] = network
+            size = size_of(network, config.bayes)
+            sizes[name] = {"fitted_channels": network.space.channels,
+                           "fitted_weights": size.weights, "fitted_macs": size.macs}
+    for row in rows:
+        row.update(sizes.get(row["genotype"], {}))
+    return networks
+
+
+def _size_text(row: Mapping[str, Any]) -> str:
+    if row.get("fitted_channels") is None:
+        return f"{row['weights']:,} weights"
+    return f"{row['fitted_weights']:,} weights at {row['fitted_channels']} channels"
 
 
 def budget_text(cfg: SearchConfig) -> str:
@@ -243,10 +296,13 @@ def _as_error(metric: float, task: Task) -> float:
     return 1.0 - metric if task == "classification" else metric
 
 
-def fits(row: dict[str, Any], config: SearchConfig) -> bool:
-    """Whether the row's network is within the budget of ``config`` (any, without one)."""
-    return ((config.max_weights is None or row["weights"] <= config.max_weights)
-            and (config.max_macs is None or row["macs"] <= config.max_macs))
+def fits(row: Mapping[str, Any], config: SearchConfig) -> bool:
+    """Whether the row's network is within the budget of ``config`` (any, without one),
+    at the width the budget fitted it to if it was (:func:`fill_budget`)."""
+    weights = row.get("fitted_weights", row["weights"])
+    macs = row.get("fitted_macs", row["macs"])
+    return ((config.max_weights is None or weights <= config.max_weights)
+            and (config.max_macs is None or macs <= config.max_macs))
 
 
 def choose(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> int | None:

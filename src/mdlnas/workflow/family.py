@@ -11,11 +11,11 @@ from typing import Any
 from mdlnas.errors import ConfigError
 from mdlnas.report.run_files import FRONT_FILE, GENOTYPES_DIR, read_rows, write_rows
 from mdlnas.space.genotype import Genotype
-from mdlnas.strategies.family import TRIAL_COLUMN, RowKey, row_key
+from mdlnas.strategies.family import FITTED_COLUMNS, TRIAL_COLUMN, RowKey, row_key
 
 TEST_COLUMNS = ("test_metric", "test_weights", "retrain_seconds")  # --retrain's
 FRONT_COLUMNS = ("lam", "genotype", "weights", "macs", "dl_bits", "val_metric", TRIAL_COLUMN,
-                 "metric", "chosen", *TEST_COLUMNS)
+                 *FITTED_COLUMNS, "metric", "chosen", *TEST_COLUMNS)
 
 
 # -- files -----------------------------------------------------------------------------
@@ -33,7 +33,10 @@ def read_front(run_dir: Path) -> list[dict[str, Any]]:
         for key in (TRIAL_COLUMN, *TEST_COLUMNS):  # an empty cell: not tried, not retrained
             if row.get(key) == "":
                 row[key] = None
-        for key in ("weights", "macs", "test_weights"):
+        for key in FITTED_COLUMNS:  # absent where no budget fitted the network
+            if row.get(key) in ("", None):
+                row.pop(key, None)
+        for key in ("weights", "macs", "test_weights", *FITTED_COLUMNS):
             if isinstance(row.get(key), float) and math.isfinite(row[key]):
                 row[key] = int(row[key])
         row["genotype"] = str(row["genotype"])
@@ -82,17 +85,23 @@ def format_front(rows: Sequence[dict[str, Any]], metric: str) -> str:
     """The family as a table, one line per λ (with the trial trainings' column if any)."""
     tried = any(_number(row.get(TRIAL_COLUMN)) is not None for row in rows)
     trial_head = f"  {'trial ' + metric:>14}" if tried else ""
+    fitted = any(row.get("fitted_channels") is not None for row in rows)
+    fitted_head = f"  {'budget width':>20}" if fitted else ""
     lines = [f"{'λ':>9}  {'weights':>8}  {'MACs':>10}  {'DL (bits)':>10}  "
-             f"{'val ' + metric:>13}{trial_head}  {'test ' + metric:>13}  genotype"]
+             f"{'val ' + metric:>13}{trial_head}{fitted_head}  {'test ' + metric:>13}  genotype"]
     for row in rows:
         trial = _number(row.get(TRIAL_COLUMN))
         trial_cell = f"  {(f'{trial:.4f}' if trial is not None else '-'):>14}" if tried else ""
+        width = (f"{row['fitted_channels']} ch, {row['fitted_weights']:,} w"
+                 if row.get("fitted_channels") is not None else "-")
+        fitted_cell = f"  {width:>20}" if fitted else ""
         test = _number(row.get("test_metric"))
         tested = f"{test:.4f}" if test is not None else "-"
         mark = "  ← chosen" if row.get("chosen") else ""
         lines.append(
             f"{row['lam']:>9.4g}  {row['weights']:>8,}  {row['macs']:>10,}  "
-            f"{row['dl_bits']:>10,.0f}  {row['val_metric']:>13.4f}{trial_cell}  {tested:>13}  "
+            f"{row['dl_bits']:>10,.0f}  {row['val_metric']:>13.4f}{trial_cell}{fitted_cell}  "
+            f"{tested:>13}  "
             f"{row['genotype']}{mark}"
         )
     return "\n".join(lines)

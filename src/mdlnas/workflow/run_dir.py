@@ -65,7 +65,7 @@ def writing(run_dir: Path) -> Iterator[None]:
 # Settings added after run directories were first written, with the behaviour of the runs
 # that predate them: such a run lacks the key (these are never unset, so always written), and
 # is resumed or read as it was searched, not with today's default.
-PREDATING = {"search": {"family_balance": "raw", "trial_epochs": 0}}
+PREDATING = {"search": {"family_balance": "raw", "trial_epochs": 0, "budget_fill": False}}
 
 
 def load_run_config(run_dir: Path) -> RunConfig:
