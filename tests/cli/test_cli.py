@@ -297,3 +297,9 @@ def test_augmented_retraining_changes_every_batch_and_refuses_tables(
     assert main(["train", str(table), "--augment", "shift", "--epochs", "1", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "table of features; leave --augment at none" in err and "Traceback" not in err
+    assert load_run_config(table).train.augment == "none"  # the refused setting is not kept
+    # the search refuses it before searching, and leaves nothing behind
+    assert main(["search", "--data", "wine", "--epochs", "1", "--train-augment", "shift",
+                 "--quiet", "--out", str(tmp_path / "no")]) == 2
+    assert "leave --augment at none" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()

@@ -129,6 +129,40 @@ def test_filling_the_budget_tries_every_network_at_its_widest_width_within_it(
     capsys.readouterr()
     assert main(["show", str(out)]) == 0
     assert "budget width" in capsys.readouterr().out
+    # train --lam: the family's network of that λ, at the width the budget fitted it to
+    assert main(["train", str(out), "--lam", str(chosen["lam"]), "--epochs", "1", "--quiet",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == chosen["fitted_weights"]
+
+
+def test_without_trials_the_fill_widens_the_pick_made_at_the_searched_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    budget = 150
+    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
+                 "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", str(budget),
+                 "--trial-epochs", "0", "--out", str(out), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = read_front(out)
+    within = [r for r in rows if r["weights"] <= budget]  # as searched
+    (chosen,) = [r for r in rows if r["chosen"]]
+    assert chosen["val_metric"] == max(r["val_metric"] for r in within)
+    assert chosen["weights"] <= chosen["fitted_weights"] == summary["eval"]["params"] <= budget
+    # only the pick was fitted
+    assert {r["genotype"] for r in rows if "fitted_weights" in r} == {chosen["genotype"]}
+
+
+def test_filling_the_budget_and_a_retraining_width_are_refused_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    code = main(["search", *FAST, "--max-weights", "100", "--train-channels", "8",
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "drop --train-channels / --train-layers" in err
+    assert not out.exists()
 
 
 def test_a_budget_below_every_network_of_the_space_is_one_line(

@@ -216,7 +216,9 @@ def test_a_budget_judges_a_fitted_network_by_its_fitted_size() -> None:
     assert choose(rows, budget, "classification") == 0
     rows[0]["fitted_weights"] = 601
     assert choose(rows, budget, "classification") == 2
-    assert choose(rows, SearchConfig(max_macs=5000), "classification") == 2  # its MACs too
+    rows[0]["fitted_weights"] = 580
+    assert choose(rows, SearchConfig(max_macs=6000), "classification") == 0  # its MACs too
+    assert choose(rows, SearchConfig(max_macs=5799), "classification") == 2
 
 
 def test_the_networks_to_retrain_are_the_front_on_validation() -> None:

@@ -17,9 +17,11 @@ the row of best validation metric among those within it; without one, the best r
 at most K networks, each at its own λ, and adds the test scores to the rows.
 
 With a budget and ``budget_fill`` every network is rebuilt in the widest frame (its
-``channels``) whose network fits the budget, and judged and retrained at that width: the
-family's cells are its architectures, the width is the budget's. Those rows carry
-``fitted_channels``, ``fitted_weights`` and ``fitted_macs``.
+``channels``) whose network fits the budget, and judged by its trial and retrained at that
+width: the family's cells are its architectures, the width is the budget's. Without
+trials the supernet's metric (of the searched width) picks among the networks as searched,
+and the pick alone is widened. Fitted rows carry ``fitted_channels``, ``fitted_weights``
+and ``fitted_macs``. ``--retrain K`` retrains the front as searched, at the search's width.
 """
 
 from __future__ import annotations
@@ -166,15 +168,19 @@ def pick(state: BilevelSearch, space: SpaceConfig,
     ``retraining`` (the retraining's settings at a λ), each distinct network within the
     budget is judged by a trial training (:func:`trial_metric`) instead of by the
     supernet's validation metric; ``tried``: trials measured before (a resumed run's, by
-    :func:`row_key`), not repeated. Under torchrun every rank runs the same trials."""
+    :func:`row_key`), not repeated. With ``budget_fill`` the networks are tried, or the
+    pick is retrained, at the width that fills the budget (:func:`fitted`). Under torchrun
+    every rank runs the same trials."""
     cfg, data = state.config, state.data
     assert state.family is not None
     rows, genotypes = read_family(state)
     budget = cfg.max_weights is not None or cfg.max_macs is not None
+    trials = retraining is not None and budget and cfg.trial_epochs > 0
     networks = dict(genotypes)  # what each genotype file is judged and retrained as
-    if budget and cfg.budget_fill:
+    if trials and cfg.budget_fill:  # each network tried at the budget's width
         networks = fill_budget(rows, genotypes, cfg)
-    if retraining is not None and budget and cfg.trial_epochs:
+    if trials:
+        assert retraining is not None
         measured = tried or {}
         for i in trial_rows(rows, cfg, data.task):
             row = rows[i]
@@ -184,7 +190,7 @@ def pick(state: BilevelSearch, space: SpaceConfig,
                 continue
             config = replace(retraining(row["lam"]), epochs=cfg.trial_epochs, refit=False)
             row[TRIAL_COLUMN] = trial_metric(networks[row["genotype"]], data, config)
-            report(f"family: trial of the network of λ = {row['lam']:.3g} ({_size_text(row)}), "
+            report(f"family: trial of the network of λ = {row['lam']:.3g} ({size_text(row)}), "
                    f"{cfg.trial_epochs} epochs: validation {row[TRIAL_COLUMN]:.4f}")
     chosen = choose(rows, cfg, data.task)
     if chosen is None:
@@ -195,8 +201,12 @@ def pick(state: BilevelSearch, space: SpaceConfig,
             "budget)"))
     rows[chosen]["chosen"] = True
     row = rows[chosen]
+    if budget and cfg.budget_fill and not trials:
+        # no trial judged the networks at the budget's width: the pick among them as
+        # searched (the supernet's metric is of that width), then widened to fill it
+        networks = fill_budget(rows, {row["genotype"]: genotypes[row["genotype"]]}, cfg)
     return FamilyChoice(rows, genotypes, networks[row["genotype"]], row["lam"], (
-        f"{_size_text(row)} chosen at λ = {row['lam']:.3g} ({budget_text(cfg)})"))
+        f"{size_text(row)} chosen at λ = {row['lam']:.3g} ({budget_text(cfg)})"))
 
 
 def fitted(genotype: Genotype, config: SearchConfig) -> Genotype | None:
@@ -236,7 +246,8 @@ def fill_budget(rows: Sequence[dict[str, Any]], genotypes: Mapping[str, Genotype
     return networks
 
 
-def _size_text(row: Mapping[str, Any]) -> str:
+def size_text(row: Mapping[str, Any]) -> str:
+    """A row's network's size, at the budget's width if it was fitted to one."""
     if row.get("fitted_channels") is None:
         return f"{row['weights']:,} weights"
     return f"{row['fitted_weights']:,} weights at {row['fitted_channels']} channels"
@@ -314,7 +325,8 @@ def choose(rows: Sequence[dict[str, Any]], config: SearchConfig, task: Task) -> 
     within = tried or within  # once networks were tried, the choice is among them
     if not within:
         return None
-    return min(within, key=lambda i: (error(rows[i], task), rows[i]["weights"], i))
+    return min(within, key=lambda i: (error(rows[i], task),
+                                      rows[i].get("fitted_weights", rows[i]["weights"]), i))
 
 
 def front_to_retrain(rows: Sequence[dict[str, Any]], k: int, task: Task) -> list[int]:

@@ -42,6 +42,7 @@ from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork, count_weights
 from mdlnas.space.presets import check_ops, make_space, space_for
 from mdlnas.strategies import family
+from mdlnas.train.augment import check_augment
 from mdlnas.train.prune import prune_by_snr
 from mdlnas.train.retrain import evaluate, retrain
 from mdlnas.workflow import family as family_files
@@ -103,6 +104,12 @@ def run_search(
             smallest = family.smallest_size(space, data.task, data.input_shape,
                                             data.output_dim, cfg)
             family.check_budget(cfg, smallest, space.name)
+            if cfg.budget_fill and (run.train.channels or run.train.layers):
+                raise ConfigError(
+                    "--budget-fill sets the retraining's width to fill the budget; drop "
+                    "--train-channels / --train-layers, or give --no-budget-fill"
+                )
+        check_augment(run.train.augment, data.input_shape)  # not after the whole search
         return space, BilevelSearch(data, space, cfg)
 
     # rank 0's disk, sent to the others; the data before making the folder, so that bad
@@ -287,6 +294,8 @@ def run_train(
             run = replace(run, train=train)
         if prune_snr is not None and not run.train.bayes.variational:
             raise ConfigError("--prune-snr needs variational retraining; drop --deterministic")
+        # before anything is saved: a refused setting must not stay in config.toml
+        check_augment(run.train.augment, tuple(files.load_genotype(run_dir).input_shape))
         chosen_lam = None
         if run.search.family_range is not None:
             if family_lam is not None:
@@ -367,11 +376,13 @@ def _choose_family_lam(run_dir: Path, lam: float, progress: Progress) -> None:
     summary["lam"] = rows[pick]["lam"]
     with files.writing(run_dir):
         chosen = family_files.load_family_genotype(run_dir, rows[pick]["genotype"])
+        if rows[pick].get("fitted_channels") is not None:  # at the width of the budget
+            chosen = chosen.scaled(channels=int(rows[pick]["fitted_channels"]))
         files.save_genotype(run_dir, chosen)
         family_files.write_front(run_dir, rows)
         files.write_json(run_dir / files.SUMMARY_FILE, summary)
     progress(f"family: the network of λ = {rows[pick]['lam']:.3g} "
-             f"({rows[pick]['weights']:,} weights) is now the run's genotype")
+             f"({family.size_text(rows[pick])}) is now the run's genotype")
 
 
 def run_retrain_front(run_dir: Path, k: int, progress: Progress = _silent) -> list[dict[str, Any]]:
