@@ -403,6 +403,12 @@ class SearchConfig:
         "edge computes one op sampled from softmax(α), straight-through gradients (GDAS), "
         "several times cheaper a step",
     )
+    partial_channels: int = setting(
+        1, flag="partial-channels", bounds=_count,
+        help="softmax: each edge's ops see 1/K of its channels and the rest pass by "
+        "(PC-DARTS), about K times cheaper a step; an op's description length is its narrow "
+        "copy's times its weights at full width over the copy's; 1: every channel",
+    )
     tau_start: float = setting(
         10.0, flag="tau-start", bounds=_positive,
         help="gumbel: temperature of the straight-through gradient when α starts moving",
@@ -431,6 +437,11 @@ class SearchConfig:
     def __post_init__(self) -> None:
         check_settings(self)
         _bayes(self.bayes)
+        if self.partial_channels > 1 and self.relaxation != "softmax":
+            raise ConfigError(
+                f"--partial-channels {self.partial_channels} mixes part of the channels of a "
+                f"softmax mixture; with --relaxation {self.relaxation} give 1"
+            )
 
     @property
     def family_lam_range(self) -> str | None:

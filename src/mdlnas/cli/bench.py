@@ -49,8 +49,9 @@ def add_parser(sub: Subparsers) -> None:
         help="a search epoch of each relaxation against a training epoch of a found network",
         description="On real rows of the space's built-in dataset (mlp: digits, conv1d: "
         "MNIST-1D, conv2d: Fashion-MNIST): the median seconds of a search epoch with the "
-        "softmax mixture and with sampled paths (--relaxation gumbel), each at first order "
-        "and exact second order, α moving from the first epoch, and of a training epoch of "
+        "softmax mixture, with a mixture of partial channels (--partial-channels) and with "
+        "sampled paths (--relaxation gumbel), each at first order and exact second order, "
+        "α moving from the first epoch, and of a training epoch of "
         "a network of the size plain DARTS derives (two edges per node, the space's first "
         "parametric op) on the same training rows; each search epoch as a multiple of the "
         "training epoch. With --json the last line is one JSON object.",
@@ -66,6 +67,9 @@ def add_parser(sub: Subparsers) -> None:
     cost.add_argument("--channels", type=int, help="the preset's width unless given")
     cost.add_argument("--growth", type=int, help="the preset's channel growth unless given")
     cost.add_argument("--stem-stride", type=int, help="the preset's stem stride unless given")
+    cost.add_argument("--partial-channels", type=int, default=4,
+                      help="K of the mixture of partial channels measured beside the full "
+                      "one (1: not measured)")
     cost.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     add_common(cost)
 
@@ -96,6 +100,7 @@ def execute(args: argparse.Namespace) -> dict[str, Any]:
             variational=not args.deterministic, device=args.device,
             overrides=SpaceOverrides(channels=args.channels, channel_growth=args.growth,
                                      stem_stride=args.stem_stride),
+            partial_channels=args.partial_channels,
         ))
         if not args.json and not args.quiet:
             print(format_cost(cost))

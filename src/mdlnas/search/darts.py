@@ -195,6 +195,7 @@ class BilevelSearch:
             # only a range has anything to follow (its position is 0 over one point)
             follow=config.family_follow if self.family and self.family[0] < self.family[1]
             else "none",
+            partial=config.partial_channels,
         ).to(self.device)
         self.model.relaxation = config.relaxation
         # between steps (validation, results, a restored checkpoint) a family is read at

@@ -84,7 +84,8 @@ def expected_description_length(model: Supernet) -> Tensor:
         gamma = gammas["reduce" if reduction else "normal"]  # (n_edges, n_ops)
         for edge, mixed in enumerate(cell.mixed_ops()):
             for op_index, op in zip(mixed.active, mixed.ops, strict=True):  # zero is not built
-                total = total + gamma[edge, op_index] * total_kl(op)
+                # (times the op's width over its copy's with partial channels, else 1)
+                total = total + gamma[edge, op_index] * mixed.dl_scale(op_index) * total_kl(op)
     return total
 
 

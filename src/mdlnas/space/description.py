@@ -35,12 +35,18 @@ class FusedDescriptionLength:
 
     def __init__(self, groups: Sequence[Sequence[VariationalParameter]],
                  prior_std: float | None, prior_mean: str = "zero",
-                 labels: Sequence[str] | None = None) -> None:
+                 labels: Sequence[str] | None = None,
+                 scales: Sequence[float] | None = None) -> None:
         """``labels[k]``: what group ``k`` is (e.g. its op's name), for
-        :meth:`per_weight_by_label`."""
+        :meth:`per_weight_by_label`; ``scales[k]``: a constant that group ``k``'s KL is
+        multiplied by besides its coefficient (an op built narrower than it stands for:
+        partial channels), 1 by default."""
         self.params = [p for group in groups for p in group]
         self.sizes = [p.mu.numel() for p in self.params]
         self.coefficient_of_param = [k for k, group in enumerate(groups) for _ in group]
+        group_scales = list(scales) if scales is not None else [1.0] * len(groups)
+        self.scale_of_param = [group_scales[k] for k in self.coefficient_of_param]
+        self.scaled = any(scale != 1.0 for scale in group_scales)
         self.prior_std = prior_std
         self.learn_mean = prior_mean == "empirical"
         names = list(labels) if labels is not None else [str(k) for k in range(len(groups))]
@@ -66,7 +72,16 @@ class FusedDescriptionLength:
             return mixing.new_zeros(())
         kl, coefficient_of = self._elementwise_kl()
         coefficients = torch.cat([mixing.new_ones(1), mixing])
-        return (coefficients.index_select(0, coefficient_of) * kl).sum()
+        weighed = coefficients.index_select(0, coefficient_of) * kl
+        if self.scaled:
+            weighed = weighed * self._scales(kl.device, kl.dtype)
+        return weighed.sum()
+
+    def _scales(self, device: torch.device, dtype: torch.dtype) -> Tensor:
+        """Per element: its group's scale."""
+        sizes = torch.tensor(self.sizes, device=device)
+        return torch.tensor(self.scale_of_param, device=device, dtype=dtype).repeat_interleave(
+            sizes)
 
     def _elementwise_kl(self) -> tuple[Tensor, Tensor]:
         """The KL of every weight to its tensor's prior ``(P,)``, and the coefficient index

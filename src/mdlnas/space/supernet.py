@@ -17,6 +17,7 @@ family's range (0 at its low end, 1 at its high end; see :func:`interpolate`).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Mapping
 
 import torch
@@ -65,15 +66,25 @@ class Supernet(NetworkFrame):
         bayes: BayesConfig,
         knots: int = 1,
         follow: FamilyFollow = "none",
+        partial: int = 1,
     ) -> None:
         """``knots`` above 1: a complexity family (α a function of :attr:`position`); with
         ``follow`` every weight's ρ (``widths``), or μ and ρ (``weights``), are functions of
-        the position too (``VariationalParameter.follow_family``), whatever the knots."""
+        the position too (``VariationalParameter.follow_family``), whatever the knots.
+        ``partial`` above 1: each edge's ops see 1/partial of its channels
+        (:class:`~mdlnas.space.cell.MixedOp`)."""
         super().__init__(space, input_shape, output_dim, task, bayes)
         if knots < 1:
             raise ConfigError(f"a family needs at least 1 knot, got {knots}")
+        widths = sorted({width for width, _ in self.plan})
+        if partial > 1 and any(width % partial for width in widths):
+            raise ConfigError(
+                f"--partial-channels {partial} must divide the width of every cell "
+                f"({', '.join(map(str, widths))} channels here); give a divisor of "
+                f"{math.gcd(*widths)} or other --channels"
+            )
         self.cells = nn.ModuleList(
-            SearchCell(space.ops, space.n_nodes, space.dim, width, bayes, reduction)
+            SearchCell(space.ops, space.n_nodes, space.dim, width, bayes, reduction, partial)
             for width, reduction in self.plan
         )
         shape = (space.n_edges, len(space.ops))
@@ -246,16 +257,18 @@ class Supernet(NetworkFrame):
         groups, labels = [frame], ["frame"]
         if self.direct is not None:
             groups, labels = [variational_parameters(self.direct), frame], ["direct", "frame"]
+        scales = [1.0] * len(groups)
         for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
             assert isinstance(cell, SearchCell)
             for mixed in cell.mixed_ops():
                 for op_index, op_name in enumerate(self.space.ops):
-                    owned = (variational_parameters(mixed.chosen(op_index))
-                             if op_index in mixed.active else [])
-                    groups.append(owned)
+                    computed = op_index in mixed.active
+                    groups.append(variational_parameters(mixed.chosen(op_index))
+                                  if computed else [])
+                    scales.append(mixed.dl_scale(op_index) if computed else 1.0)
                     labels.append(f"{'reduce' if reduction else 'normal'}:{op_name}")
         return FusedDescriptionLength(groups, self.bayes.prior_std, self.bayes.prior_mean,
-                                      labels)
+                                      labels, scales)
 
     def description_length_per_weight(self) -> dict[str, float]:
         """Nats per weight of the frame and of each parametric op of each cell type
@@ -299,7 +312,7 @@ class Supernet(NetworkFrame):
         total = self.direct_kl() + self.fixed_kl()
         for cell, (_, reduction) in zip(self.cells, self.plan, strict=True):
             assert isinstance(cell, SearchCell)
-            for op in cell.path_ops(paths["reduce" if reduction else "normal"]):
+            for op, scale in cell.path_ops(paths["reduce" if reduction else "normal"]):
                 if any(True for _ in op.parameters()):
-                    total = total + total_kl(op)
+                    total = total + scale * total_kl(op)
         return total

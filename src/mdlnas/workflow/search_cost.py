@@ -2,12 +2,12 @@
 
 The supernet, not the step, is what a search pays for (the step is near its floor: ``bench
 step-cost``). This runs, on real rows of the space's built-in dataset, a few search epochs
-of each relaxation (the softmax mixture, sampled paths) at first order and exact second
-order, with α moving from the first epoch (no calibration), and a few training epochs of a
-network of the size plain DARTS derives, on the same training rows with the product's
-retraining settings. It reports the median seconds per epoch of each and each search
-epoch as a multiple of the training epoch. The first epoch of each is not counted by
-default (it allocates and picks kernels; ``warmup``).
+of each relaxation (the softmax mixture, the mixture of partial channels, sampled paths)
+at first order and exact second order, with α moving from the first epoch (no
+calibration), and a few training epochs of a network of the size plain DARTS derives, on
+the same training rows with the product's retraining settings. It reports the median
+seconds per epoch of each and each search epoch as a multiple of the training epoch. The
+first epoch of each is not counted by default (it allocates and picks kernels; ``warmup``).
 
 The DARTS-sized network: every node of both cells keeps two incoming edges (node 1 has
 one), each with the space's first parametric op, the shape of cell DARTS's derivation
@@ -52,12 +52,17 @@ class SearchCostConfig:
     seed: int = 0
     device: str = "auto"
     overrides: SpaceOverrides = field(default_factory=SpaceOverrides)  # of the preset
+    partial_channels: int = 4  # K of the partial mixture (PC-DARTS's); 1 leaves it out
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {self.epochs!r}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ConfigError(f"warmup must be a non-negative integer, got {self.warmup!r}")
+        if (isinstance(self.partial_channels, bool) or not isinstance(self.partial_channels, int)
+                or self.partial_channels < 1):
+            raise ConfigError("partial_channels must be a positive integer, got "
+                              f"{self.partial_channels!r}")
         if self.data is None and self.space not in DATA_FOR_SPACE:
             raise ConfigError(f"space {self.space!r} has no built-in dataset; name one with "
                               "--data")
@@ -75,9 +80,10 @@ def darts_sized_genotype(space: SpaceConfig, data: DataBundle) -> Genotype:
 
 
 def _search_epochs(data: DataBundle, space: SpaceConfig, config: SearchCostConfig,
-                   relaxation: Relaxation, xi: float) -> list[float]:
+                   relaxation: Relaxation, partial: int, xi: float) -> list[float]:
     search = BilevelSearch(data, space, SearchConfig(
-        lam=config.lam, xi=xi, relaxation=relaxation, calibration_epochs=0, tol=0.0,
+        lam=config.lam, xi=xi, relaxation=relaxation, partial_channels=partial,
+        calibration_epochs=0, tol=0.0,
         max_epochs=config.warmup + config.epochs, seed=config.seed, device=config.device,
         bayes=BayesConfig(variational=config.variational),
     ))
@@ -114,10 +120,16 @@ def search_cost(config: SearchCostConfig) -> dict[str, Any]:
                          "genotype": genotype.to_dict()["cells"]}
     report["train_epoch_s"] = train
     report["search_epoch_s"], report["ratio"] = {}, {}
-    for relaxation in RELAXATIONS:
+    variants: list[tuple[str, Relaxation, int]] = [("softmax", "softmax", 1)]
+    if config.partial_channels > 1:
+        variants.append((f"softmax_partial{config.partial_channels}", "softmax",
+                         config.partial_channels))
+    variants += [(r, r, 1) for r in RELAXATIONS if r != "softmax"]
+    for name, relaxation, partial in variants:
         for order, xi in ORDERS.items():
-            key = f"{relaxation}_{order}"
-            seconds = statistics.median(_search_epochs(data, space, config, relaxation, xi))
+            key = f"{name}_{order}"
+            seconds = statistics.median(_search_epochs(data, space, config, relaxation,
+                                                       partial, xi))
             report["search_epoch_s"][key] = seconds
             report["ratio"][key] = seconds / train
     return report
