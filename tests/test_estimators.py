@@ -242,6 +242,11 @@ def test_a_budget_picks_the_family_network_within_it() -> None:
     assert [r["chosen"] for r in fitted.front_ or []].count(True) == 1
     with pytest.raises(ConfigError, match="15 weights"):  # iris' linear model: 4 × 3 + 3
         MDLNASClassifier(**common, max_weights=14).fit(x, y)
+    # the fill sets the retraining's width: a width of one's own is refused before searching
+    with pytest.raises(ConfigError, match="drop --train-channels"):
+        MDLNASClassifier(**common, max_weights=budget, train_channels=8).fit(x, y)
+    with pytest.raises(ConfigError, match="leave --augment at none"):  # a table
+        MDLNASClassifier(**common, train_augment="shift").fit(x, y)
     # λ by validation: the family over the default range, its best network there
     auto = MDLNASClassifier(**{**common, "lam_range": None}, lam="auto").fit(x, y)
     assert auto.front_ is not None

@@ -64,6 +64,7 @@ from mdlnas.space.genotype import Genotype
 from mdlnas.space.network import DerivedNetwork
 from mdlnas.space.presets import check_ops, make_space, space_for
 from mdlnas.strategies import family
+from mdlnas.train.augment import check_augment
 from mdlnas.train.retrain import retrain
 from mdlnas.workflow.export import export_network
 from mdlnas.workflow.options import Option, option_tables, search_options
@@ -303,6 +304,8 @@ class _MDLNASBase(BaseEstimator):  # type: ignore[misc]  # sklearn ships no type
         features = self._features(x, train_ix)
         bundle, scaling = self._bundle(features, y, n_classes, train_ix, val_ix)
         space = self._space_config(run, bundle.modality)
+        check_augment(run.train.augment, bundle.input_shape)  # before the search, not after
+        family.check_budget_fill(run.search, run.train)
         self.front_: list[dict[str, Any]] | None = None
         if run.search.family_range is None:
             result = search(bundle, space, run.search, callbacks=[self._report_search])

@@ -100,6 +100,16 @@ def check_budget(config: SearchConfig, smallest: Size, space_name: str) -> None:
         )
 
 
+def check_budget_fill(search: SearchConfig, train: TrainConfig) -> None:
+    """Refuse, before any work, a retraining width or depth that would undo the fill."""
+    budget = search.max_weights is not None or search.max_macs is not None
+    if budget and search.budget_fill and (train.channels or train.layers):
+        raise ConfigError(
+            "--budget-fill sets the retraining's width to fill the budget; drop "
+            "--train-channels / --train-layers, or give --no-budget-fill"
+        )
+
+
 def read_family(state: BilevelSearch) -> tuple[list[dict[str, Any]], dict[str, Genotype]]:
     """The family's rows by increasing λ, and its distinct genotypes by file name."""
     cfg = state.config

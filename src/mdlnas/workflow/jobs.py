@@ -104,11 +104,7 @@ def run_search(
             smallest = family.smallest_size(space, data.task, data.input_shape,
                                             data.output_dim, cfg)
             family.check_budget(cfg, smallest, space.name)
-            if cfg.budget_fill and (run.train.channels or run.train.layers):
-                raise ConfigError(
-                    "--budget-fill sets the retraining's width to fill the budget; drop "
-                    "--train-channels / --train-layers, or give --no-budget-fill"
-                )
+            family.check_budget_fill(cfg, run.train)
         check_augment(run.train.augment, data.input_shape)  # not after the whole search
         return space, BilevelSearch(data, space, cfg)
 
