@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +89,17 @@ def test_trial_trainings_pick_the_best_tried_network_within_the_budget(
     assert [r["chosen"] for r in again] == [r["chosen"] for r in rows]
 
 
+def _budget_run(out: Path, budget: int, trial_epochs: int,
+                capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A family spread from large networks to the linear one, picked within ``budget``
+    with the defaults' fill: the JSON summary and front.csv's rows."""
+    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
+                 "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", str(budget),
+                 "--trial-epochs", str(trial_epochs), "--out", str(out), "--json"])
+    assert code == 0
+    return json.loads(capsys.readouterr().out), read_front(out)
+
+
 def test_filling_the_budget_tries_every_network_at_its_widest_width_within_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -100,12 +112,7 @@ def test_filling_the_budget_tries_every_network_at_its_widest_width_within_it(
 
     out = tmp_path / "run"
     budget = 150
-    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
-                 "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", str(budget),
-                 "--trial-epochs", "2", "--out", str(out), "--json"])
-    assert code == 0
-    summary = json.loads(capsys.readouterr().out)
-    rows = read_front(out)
+    summary, rows = _budget_run(out, budget, 2, capsys)
     bayes = load_run_config(out).train.bayes
     fitted_rows = [r for r in rows if "fitted_channels" in r]
     for row in fitted_rows:
@@ -140,12 +147,7 @@ def test_without_trials_the_fill_widens_the_pick_made_at_the_searched_sizes(
 ) -> None:
     out = tmp_path / "run"
     budget = 150
-    code = main(["search", *FAST, "--epochs", "8", "--alpha-lr", "0.3", "--lam-knots", "4",
-                 "--lam-range", "0.01:100", "--lam-points", "5", "--max-weights", str(budget),
-                 "--trial-epochs", "0", "--out", str(out), "--json"])
-    assert code == 0
-    summary = json.loads(capsys.readouterr().out)
-    rows = read_front(out)
+    summary, rows = _budget_run(out, budget, 0, capsys)
     within = [r for r in rows if r["weights"] <= budget]  # as searched
     (chosen,) = [r for r in rows if r["chosen"]]
     assert chosen["val_metric"] == max(r["val_metric"] for r in within)
