@@ -219,13 +219,13 @@ def pick(state: BilevelSearch, space: SpaceConfig,
         f"{size_text(row)} chosen at λ = {row['lam']:.3g} ({budget_text(cfg)})"))
 
 
-def fitted(genotype: Genotype, config: SearchConfig) -> Genotype | None:
+def fitted(genotype: Genotype, config: SearchConfig) -> tuple[Genotype, Size] | None:
     """``genotype`` in the widest frame (up to :data:`WIDEST` times its own width) whose
-    network is within the budget of ``config``; None if not even one channel is. A width
-    that adds no weight (a network of no width-dependent op: the linear model) is not
-    taken: of equal sizes, the width nearest its own."""
+    network is within the budget of ``config``, with that network's size; None if not even
+    one channel is. A width that adds no weight (a network of no width-dependent op: the
+    linear model) is not taken: of equal sizes, the width nearest its own."""
     own = genotype.space.channels
-    best: tuple[int, int, Genotype] | None = None  # weights, -distance to its own width
+    best: tuple[int, int, Genotype, Size] | None = None  # weights, -distance to own width
     for channels in range(1, WIDEST * own + 1):
         candidate = genotype.scaled(channels=channels)
         size = size_of(candidate, config.bayes)
@@ -233,8 +233,8 @@ def fitted(genotype: Genotype, config: SearchConfig) -> Genotype | None:
             break  # sizes grow with the width
         key = (size.weights, -abs(channels - own))
         if best is None or key > best[:2]:
-            best = (*key, candidate)
-    return best[2] if best is not None else None
+            best = (*key, candidate, size)
+    return best[2:] if best is not None else None
 
 
 def fill_budget(rows: Sequence[dict[str, Any]], genotypes: Mapping[str, Genotype],
@@ -245,11 +245,10 @@ def fill_budget(rows: Sequence[dict[str, Any]], genotypes: Mapping[str, Genotype
     networks = dict(genotypes)
     sizes: dict[str, dict[str, int]] = {}
     for name, genotype in genotypes.items():
-        network = fitted(genotype, config)
-        if network is not None:
-            networks[name] = network
-            size = size_of(network, config.bayes)
-            sizes[name] = {"fitted_channels": network.space.channels,
+        fit = fitted(genotype, config)
+        if fit is not None:
+            networks[name], size = fit
+            sizes[name] = {"fitted_channels": networks[name].space.channels,
                            "fitted_weights": size.weights, "fitted_macs": size.macs}
     for row in rows:
         row.update(sizes.get(row["genotype"], {}))
