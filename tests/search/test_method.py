@@ -56,15 +56,18 @@ def _in_float64(state: BilevelSearch) -> BilevelSearch:
     return state
 
 
-@pytest.mark.parametrize(("space", "shape"), [(MLP, (5,)), (CONV, (2, 8))], ids=["mlp", "conv1d"])
+@pytest.mark.parametrize(("space", "shape", "partial"),
+                         [(MLP, (5,), 1), (CONV, (2, 8), 1), (CONV, (2, 8), 2)],
+                         ids=["mlp", "conv1d", "conv1d-partial-channels"])
 def test_a_tiny_supernet_trains_the_same_with_the_reference_functions(
-    space: SpaceConfig, shape: tuple[int, ...], one_torch_thread: None
+    space: SpaceConfig, shape: tuple[int, ...], partial: int, one_torch_thread: None
 ) -> None:
     """Variational weights, λ > 0, exact second order: BilevelSearch with the fused
-    description length and the fast hypergradient, and with the method file's plain ones."""
+    description length and the fast hypergradient, and with the method file's plain ones;
+    with ``partial`` > 1 the edges mix 1/partial of the channels (``--partial-channels``)."""
     config = SearchConfig(max_epochs=3, batch_size=8, device="cpu", tol=0.0, lam=1.0, xi=0.1,
                           hypergradient="exact", calibration_epochs=0, alpha_lr=0.01,
-                          bayes=BayesConfig(init_sigma=0.05))
+                          partial_channels=partial, bayes=BayesConfig(init_sigma=0.05))
     data = _bundle(shape)
     searches = [_in_float64(BilevelSearch(data, space, config, computation=computation))
                 for computation in (REFERENCE, None)]

@@ -1,6 +1,6 @@
 """Partial channels (`--partial-channels K`, PC-DARTS): the edge by hand, the description
-length's scale against counted weights, the fused DL and a whole search against the
-method's plain functions, and the settings refused."""
+length's scale against counted weights, the fused DL, and the settings refused. (A whole
+search against the method's plain functions is a case of tests/search/test_method.py.)"""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ from mdlnas.cli import main
 from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig
 from mdlnas.errors import ConfigError
 from mdlnas.search import method
-from mdlnas.search.darts import REFERENCE, BilevelSearch
 from mdlnas.space.cell import MixedOp
 from mdlnas.space.ops import OpContext, build_op
 from mdlnas.space.supernet import Supernet
-from tests.search.test_method import _bundle, _in_float64
 
 OPS = ("zero", "identity", "conv_3", "max_pool_3", "sep_conv_3")
 CONV = SpaceConfig("conv1d", 1, ("conv_3", "sep_conv_3", "max_pool_3", "identity", "zero"),
@@ -96,26 +94,6 @@ def test_the_fused_description_length_equals_the_sum_over_scaled_ops() -> None:
         assert (g_f is None) == (g_p is None)
         if g_f is not None and g_p is not None:
             torch.testing.assert_close(g_f, g_p, rtol=1e-10, atol=1e-12)
-
-
-def test_a_partial_search_trains_the_same_with_the_reference_functions(
-    one_torch_thread: None,
-) -> None:
-    config = SearchConfig(max_epochs=3, batch_size=8, device="cpu", tol=0.0, lam=1.0, xi=0.1,
-                          hypergradient="exact", calibration_epochs=0, alpha_lr=0.01,
-                          partial_channels=2, bayes=BayesConfig(init_sigma=0.05))
-    data = _bundle((2, 8))
-    searches = [_in_float64(BilevelSearch(data, CONV, config, computation=computation))
-                for computation in (REFERENCE, None)]
-    for state in searches:
-        while not state.finished:
-            state.run_epoch()
-    reference, search = searches
-    for a_ref, a_fast in zip(reference.model.arch_parameters(), search.model.arch_parameters(),
-                             strict=True):
-        torch.testing.assert_close(a_ref, a_fast, rtol=0, atol=1e-6)
-        assert float(a_fast.detach().abs().max()) > 1e-2
-    assert reference.genotype() == search.genotype()
 
 
 def test_partial_channels_that_do_not_divide_or_sample_are_refused() -> None:
