@@ -17,7 +17,8 @@ from mdlnas.settings import check_settings, setting
 Task = Literal["classification", "regression"]
 HypergradientMethod = Literal["exact", "fd"]
 DeriveRule = Literal["mdl", "darts"]
-Relaxation = Literal["softmax", "gumbel"]
+Relaxation = Literal["softmax", "gumbel", "reinforce"]
+WeightPaths = Literal["alpha", "uniform"]
 FamilyFollow = Literal["none", "widths", "weights"]
 FamilyBalance = Literal["raw", "balanced"]
 
@@ -60,6 +61,11 @@ def _count(name: str, value: object) -> None:
 def _count0(name: str, value: object) -> None:
     if not _is_int(value) or value < 0:
         raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def _two_or_more(name: str, value: object) -> None:
+    if not _is_int(value) or value < 2:
+        raise ConfigError(f"{name} must be an integer of at least 2, got {value!r}")
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -401,7 +407,19 @@ class SearchConfig:
         "softmax", flag="relaxation",
         help="softmax: every edge mixes all its ops by softmax(α) (DARTS); gumbel: every "
         "edge computes one op sampled from softmax(α), straight-through gradients (GDAS), "
-        "several times cheaper a step",
+        "several times cheaper a step; reinforce: the same sampled paths, α moved by the "
+        "score-function gradient of --paths paths a batch",
+    )
+    weight_paths: WeightPaths = setting(
+        "alpha", flag="weight-paths",
+        help="gumbel, reinforce: the weight step trains a path drawn from softmax(α) (alpha) "
+        "or one drawn uniformly, every op equally often (uniform, as single-path one-shot "
+        "NAS); α's steps always draw from softmax(α)",
+    )
+    paths: int = setting(
+        4, flag="paths", bounds=_two_or_more,
+        help="reinforce: paths drawn for each batch of the architecture step; each path's "
+        "NLL is compared with the mean of the others'",
     )
     partial_channels: int = setting(
         1, flag="partial-channels", bounds=_count,

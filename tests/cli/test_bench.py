@@ -101,7 +101,7 @@ def test_search_cost_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert _main_one_thread(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["data"] == "digits" and report["train_rows"] == 60
-    kinds = {f"{r}_{o}" for r in ("softmax", "softmax_partial4", "gumbel")
+    kinds = {f"{r}_{o}" for r in ("softmax", "softmax_partial4", "gumbel", "reinforce")
              for o in ("first_order", "second_order_exact")}
     assert set(report["search_epoch_s"]) == set(report["ratio"]) == kinds
     for kind in kinds:

@@ -45,6 +45,8 @@ def _alphas(state: BilevelSearch) -> list[np.ndarray]:
                                      "calibration_tol": 1e-9},
                                     # sampled paths: the draws come from the noise stream
                                     {"calibration_epochs": 1, "relaxation": "gumbel"},
+                                    {"calibration_epochs": 1, "relaxation": "reinforce",
+                                     "paths": 2, "weight_paths": "uniform"},
                                     # a family: λ is drawn from a stream of its own
                                     {"calibration_epochs": 1, "lam_range": "0.1:10"}])
 def test_restored_search_matches_an_uninterrupted_one(

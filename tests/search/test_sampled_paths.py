@@ -1,9 +1,11 @@
-"""Sampled paths (``--relaxation gumbel``): one op per edge, straight-through gradients.
+"""Sampled paths: one op per edge, straight-through (``--relaxation gumbel``) or
+score-function (``reinforce``) gradients.
 
 Checked against computations that do not use the supernet's sampling code: the gradient of
-a one-edge supernet by hand, the expected description length by enumerating every path,
-the sample frequencies against softmax(α); then the hypergradients and determinism (resume
-with sampled paths: tests/search/test_checkpoint.py).
+a one-edge supernet by hand, the score-function estimate's mean against the exact gradient
+of the expectation over every path, the expected description length by enumerating every
+path, the sample frequencies against softmax(α); then the hypergradients and determinism
+(resume with sampled paths: tests/search/test_checkpoint.py).
 """
 
 from __future__ import annotations
@@ -15,30 +17,34 @@ import numpy as np
 import pytest
 import torch
 
-from mdlnas.config import BayesConfig, SearchConfig, SpaceConfig
+from mdlnas.config import BayesConfig, Relaxation, SearchConfig, SpaceConfig
 from mdlnas.search import hypergradient as fast
 from mdlnas.search import method
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.search.functional import make_objective
+from mdlnas.space.genotype import CellGenotype, Edge, Genotype
 from mdlnas.space.relaxation import sample_paths, temperature
 from mdlnas.space.supernet import Supernet
 from mdlnas.space.variational import common_noise, total_kl
 from tests.search.test_checkpoint import blobs
 
 ONE_EDGE = SpaceConfig("mlp", 0, ("linear", "identity", "zero"), 1, 1, 4)
+# without zero: a drawn path then is exactly a discrete network (a zero edge would leave the
+# head's bias, which the linear model of an empty cell does not have)
+ONE_EDGE_NONZERO = SpaceConfig("mlp", 0, ("linear", "linear_bottleneck", "identity"), 1, 1, 4)
 TINY = SpaceConfig("conv1d", 1, ("conv_3", "max_pool_3", "identity", "zero"), 2, 2, 3, (1,))
 TINY_MLP = SpaceConfig("mlp", 0, ("linear", "linear_bottleneck", "identity", "zero"), 2, 1, 8)
 
 
 def _gumbel_supernet(space: SpaceConfig, shape: tuple[int, ...], seed: int = 0,
-                     variational: bool = True) -> Supernet:
+                     variational: bool = True, relaxation: Relaxation = "gumbel") -> Supernet:
     torch.manual_seed(seed)
     bayes = BayesConfig(init_sigma=0.05, variational=variational)
     model = Supernet(space, shape, 3, "classification", bayes).double().train()
     with torch.no_grad():
         for a in model.arch_parameters():
             a.copy_(torch.randn_like(a))
-    model.relaxation = "gumbel"
+    model.relaxation = relaxation
     return model
 
 
@@ -75,6 +81,73 @@ def test_straight_through_gradient_of_one_edge_by_hand() -> None:
     assert seen == {0, 1, 2}, "every op should have been drawn in 40 tries"
 
 
+def test_score_function_gradient_is_unbiased_on_one_edge() -> None:
+    """``reinforce`` on one edge, point weights, λ = 1: averaged over many batches of drawn
+    paths, the estimated ∇_α F equals ``Σ_k ∇_α softmax(α)_k · NLL_k + λ ∇_α DL / m``, the
+    exact gradient of the expected free energy, with ``NLL_k`` computed by running each op
+    as a discrete path."""
+    model = _gumbel_supernet(ONE_EDGE_NONZERO, (5,), variational=False, relaxation="reinforce")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (8,), generator=g)
+    alpha = model.alpha_normal
+    m = 50
+    # the exact gradient: every op as a one-op path (forward_path needs no sampling code)
+    with torch.no_grad():
+        nll = torch.stack([
+            torch.nn.functional.cross_entropy(model.forward_path(x, _one_edge(op)), y)
+            for op in ONE_EDGE_NONZERO.ops])
+    expected_value = (torch.softmax(alpha, -1)[0] * nll).sum()
+    (exact,) = torch.autograd.grad(expected_value, [alpha])
+    (dl_grad,) = torch.autograd.grad(method.expected_description_length(model) / m, [alpha])
+    exact = exact + dl_grad
+    draws = []
+    for seed in range(3000):
+        objective = make_objective(model, x, y, lam=1.0, m=m, noise_seed=seed, paths=3)
+        (grad,) = torch.autograd.grad(objective(model.weight_parameters(), [alpha]), [alpha])
+        draws.append(grad)
+    stacked = torch.stack(draws)  # (draws, 1, 3)
+    error = (stacked.mean(0) - exact).abs()
+    standard_error = stacked.std(0) / math.sqrt(len(draws))
+    assert bool((error < 4 * standard_error + 1e-12).all()), (error, standard_error)
+    assert float(standard_error.max()) < 0.1 * float(exact.abs().max())  # a sharp check
+
+
+def test_score_function_value_and_weight_gradient_are_the_drawn_paths_mean() -> None:
+    """The ``reinforce`` objective's value and its gradient in the weights are those of
+    the mean NLL of the paths it drew (redrawn here from the same noise stream, each run
+    as a discrete path), plus λ · DL / m."""
+    model = _gumbel_supernet(ONE_EDGE_NONZERO, (5,), variational=False, relaxation="reinforce")
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(8, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (8,), generator=g)
+    weights, alpha = model.weight_parameters(), model.alpha_normal.detach()
+    for seed in range(5):
+        objective = make_objective(model, x, y, lam=1.0, m=50, noise_seed=seed, paths=4)
+        value = objective(weights, [model.alpha_normal])
+        got = torch.autograd.grad(value, weights, allow_unused=True)
+        stream = torch.Generator().manual_seed(seed)
+        drawn = [int((alpha - torch.log(-torch.log(
+            torch.rand((1, 3), dtype=torch.float64, generator=stream).clamp(1e-10, 1 - 1e-10)
+        ))).argmax()) for _ in range(4)]
+        nll = torch.stack([torch.nn.functional.cross_entropy(
+            model.forward_path(x, _one_edge(ONE_EDGE_NONZERO.ops[k])), y) for k in drawn]).mean()
+        expected = nll + method.expected_description_length(model) / 50
+        torch.testing.assert_close(value, expected, rtol=1e-10, atol=1e-12)
+        want = torch.autograd.grad(expected, weights, allow_unused=True)
+        for a, b in zip(got, want, strict=True):
+            if a is None or b is None:
+                assert a is None or float(a.abs().max()) == 0
+                assert b is None or float(b.abs().max()) == 0
+            else:
+                torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _one_edge(op: str) -> Genotype:
+    cell = CellGenotype(1, (Edge(0, 1, op),))
+    return Genotype(ONE_EDGE_NONZERO, "classification", (5,), 3, cell, None)
+
+
 def test_sampled_ops_follow_softmax_alpha() -> None:
     """Gumbel-max: the op drawn on an edge is distributed as softmax(α), whatever τ is."""
     alpha = torch.tensor([[1.0, 0.0, -1.0, 0.5]], dtype=torch.float64)
@@ -86,6 +159,25 @@ def test_sampled_ops_follow_softmax_alpha() -> None:
     expected = torch.softmax(alpha, -1)[0].numpy()
     # four standard deviations of a binomial frequency
     assert np.all(np.abs(counts / n - expected) < 4 * np.sqrt(expected * (1 - expected) / n))
+
+
+@pytest.mark.parametrize("relaxation", ["gumbel", "reinforce"])
+def test_uniform_paths_ignore_alpha(relaxation: Relaxation) -> None:
+    """``--weight-paths uniform``: inside ``uniform_paths`` a training pass draws every op
+    of an edge equally often however peaked α is; outside, the peak is drawn."""
+    model = _gumbel_supernet(TINY_MLP, (5,), relaxation=relaxation)
+    with torch.no_grad():
+        model.alpha_normal[:, 0] = 8.0  # softmax puts > 0.99 on op 0
+    n, n_ops = 1500, len(TINY_MLP.ops)
+    counts, peaked = np.zeros(n_ops), 0
+    with common_noise(5):
+        for _ in range(n):
+            with model.uniform_paths():
+                counts[model.sampled_paths()["normal"].choices[0]] += 1
+            peaked += model.sampled_paths()["normal"].choices[0] == 0
+    p = 1 / n_ops
+    assert np.all(np.abs(counts / n - p) < 4 * math.sqrt(p * (1 - p) / n)), counts
+    assert peaked > 0.98 * n
 
 
 def test_sampled_weights_are_one_hot_in_value() -> None:
@@ -111,7 +203,7 @@ def test_expected_description_length_is_the_mean_over_all_paths() -> None:
             for o in range(n_ops):
                 value = float(total_kl(mixed.chosen(o)).detach()) if o in mixed.active else 0.0
                 kl[kind, e, o] = kl.get((kind, e, o), 0.0) + value
-    frame = float(model.fixed_kl())
+    frame = float(model.fixed_kl().detach())
     total = 0.0
     for normal in itertools.product(range(n_ops), repeat=n_edges):
         for reduce in itertools.product(range(n_ops), repeat=n_edges):
@@ -121,20 +213,25 @@ def test_expected_description_length_is_the_mean_over_all_paths() -> None:
                     p *= float(gammas[kind][e, o])
                     dl += kl[kind, e, o]
             total += p * dl
-    assert float(model.description_length()) == pytest.approx(total, rel=1e-10)
+    assert float(model.description_length().detach()) == pytest.approx(total, rel=1e-10)
 
 
+@pytest.mark.parametrize("relaxation", ["gumbel", "reinforce"])
 @pytest.mark.parametrize("xi", [0.0, 0.05])
-def test_fast_hypergradient_equals_the_plain_one_on_sampled_paths(xi: float) -> None:
-    """The fixed noise fixes the path, so F(w, α) is one function and the fast
-    hypergradient is the method's plain double backward of it."""
-    model = _gumbel_supernet(TINY, (2, 8))
+def test_fast_hypergradient_equals_the_plain_one_on_sampled_paths(
+    xi: float, relaxation: Relaxation
+) -> None:
+    """The fixed noise fixes the paths, so F(w, α) is one function and the fast
+    hypergradient is the method's plain double backward of it (with ``reinforce``, of the
+    score-function estimate over three paths)."""
+    model = _gumbel_supernet(TINY, (2, 8), relaxation=relaxation)
     model.tau = 0.5
+    paths = 3 if relaxation == "reinforce" else 1
     g = torch.Generator().manual_seed(1)
     x_t, x_v = (torch.randn(10, 2, 8, generator=g, dtype=torch.float64) for _ in range(2))
     y_t, y_v = (torch.randint(0, 3, (10,), generator=g) for _ in range(2))
-    f_train = make_objective(model, x_t, y_t, lam=1.0, m=40, noise_seed=2)
-    f_val = make_objective(model, x_v, y_v, lam=1.0, m=40, noise_seed=3)
+    f_train = make_objective(model, x_t, y_t, lam=1.0, m=40, noise_seed=2, paths=paths)
+    f_val = make_objective(model, x_v, y_v, lam=1.0, m=40, noise_seed=3, paths=paths)
     w, a = model.weight_parameters(), model.arch_parameters()
     plain = method.hypergradient(f_train, f_val, w, a, xi)
     quick = fast.hypergradient(f_train, f_val, w, a, xi, "exact")
@@ -154,8 +251,9 @@ def _gumbel_config(**kw: object) -> SearchConfig:
     return SearchConfig(**base)  # type: ignore[arg-type]
 
 
-def test_gumbel_search_is_deterministic_and_moves_alpha() -> None:
-    data, cfg = blobs(), _gumbel_config()
+@pytest.mark.parametrize("relaxation", ["gumbel", "reinforce"])
+def test_sampled_search_is_deterministic_and_moves_alpha(relaxation: Relaxation) -> None:
+    data, cfg = blobs(), _gumbel_config(relaxation=relaxation)
     runs = []
     for _ in range(2):
         state = BilevelSearch(data, TINY_MLP, cfg)
@@ -166,7 +264,7 @@ def test_gumbel_search_is_deterministic_and_moves_alpha() -> None:
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert max(float(np.abs(x).max()) for x in a) > 1e-2
-    other = BilevelSearch(data, TINY_MLP, _gumbel_config(seed=1))
+    other = BilevelSearch(data, TINY_MLP, _gumbel_config(seed=1, relaxation=relaxation))
     while not other.finished:
         other.run_epoch()
     assert not np.array_equal(a[0], other.model.alpha_normal.detach().numpy())

@@ -39,6 +39,7 @@ from mdlnas.search.functional import BatchObjective
 from mdlnas.search.method import (
     ChangeMonitor,
     DescriptionLength,
+    FreeEnergy,
     HyperGradient,
     Objectives,
     bilevel_step,
@@ -352,13 +353,25 @@ class BilevelSearch:
             "lam": lam, "m": self.m,
             "description_length": self.computation.description_length,
         }
+        # the architecture step's objectives draw several paths (reinforce); the weights
+        # train on one, as with gumbel
+        paths = self.config.paths if self.config.relaxation == "reinforce" else 1
         f_train = BatchObjective(self.model, *train_batch, noise_seed=train_seed,
-                                 shard=train_part, **settings)
+                                 shard=train_part, paths=paths, **settings)
         f_val = BatchObjective(self.model, *val_batch, noise_seed=val_seed, shard=val_part,
-                               **settings)
+                               paths=paths, **settings)
         f_weights = BatchObjective(self.model, *train_batch, noise_seed=weight_seed,
                                    shard=train_part, **settings)
+        if self.config.weight_paths == "uniform" and self.config.relaxation != "softmax":
+            return Objectives(f_train, f_val, weights=self._uniformly(f_weights.energy))
         return Objectives(f_train, f_val, weights=f_weights.energy)
+
+    def _uniformly(self, energy: Callable[[], FreeEnergy]) -> Callable[[], FreeEnergy]:
+        """``energy`` on a path drawn uniformly (``--weight-paths uniform``)."""
+        def run() -> FreeEnergy:
+            with self.model.uniform_paths():
+                return energy()
+        return run
 
     def run_epoch(self) -> EpochRecord:
         start = time.perf_counter()

@@ -61,13 +61,36 @@ def free_energy(nll: Tensor, dl: Tensor, lam: float, m: int) -> FreeEnergy:
 
 def batch_free_energy(model: Supernet, x: Tensor, y: Tensor, *, lam: float, m: int,
                       nll_weight: float = 1.0,
-                      description_length: DescriptionLength | None = None) -> FreeEnergy:
+                      description_length: DescriptionLength | None = None,
+                      paths: int = 1) -> FreeEnergy:
     """``F`` on one batch with the model's current parameters, sampling the weights' noise.
     The batch's mean NLL estimates the expected NLL per example; ``nll_weight`` is a
-    data-parallel shard's share of the batch (1 for one process)."""
-    outputs = model(x)  # (B, output_dim)
+    data-parallel shard's share of the batch (1 for one process). ``paths`` > 1 draws that
+    many architectures (``reinforce``, :func:`sampled_nll`)."""
+    if paths > 1:
+        nll = sampled_nll(model, x, y, paths)
+    else:
+        nll = mean_nll(model(x), y, model.task, model.log_noise)  # model(x): (B, output_dim)
     dl = (description_length or expected_description_length)(model)
-    return free_energy(nll_weight * mean_nll(outputs, y, model.task, model.log_noise), dl, lam, m)
+    return free_energy(nll_weight * nll, dl, lam, m)
+
+
+def sampled_nll(model: Supernet, x: Tensor, y: Tensor, paths: int) -> Tensor:
+    """``E_path[NLL]`` over ``paths`` architectures drawn from softmax(α), with the
+    score-function α-gradient ``(1/K) Σ_k (NLL_k − b_k) ∇_α log p(path_k)``, ``b_k`` the
+    mean NLL of the other paths (leave-one-out: unbiased, since ``b_k`` does not depend on
+    path ``k``). Its value and its weight-gradient are the paths' mean; the advantages are
+    not detached from the weights, so the mixed derivative ``∇²_{α,w}`` of the
+    ξ-hypergradient is the score-function estimate of the same expectation."""
+    nlls, log_probs = [], []
+    for _ in range(paths):
+        nlls.append(mean_nll(model(x), y, model.task, model.log_noise))
+        assert model.drawn_log_prob is not None  # set by a training pass with sampled paths
+        log_probs.append(model.drawn_log_prob)
+    nll, log_prob = torch.stack(nlls), torch.stack(log_probs)  # (paths,) each
+    advantage = nll - (nll.sum() - nll) / (paths - 1)
+    # log_prob − log_prob.detach() is 0 in value and ∇_α log p in gradient
+    return nll.mean() + (advantage * (log_prob - log_prob.detach())).mean()
 
 
 # -- 2. expected description length ---------------------------------------------------------

@@ -10,6 +10,16 @@ where ``s = softmax((α + g) / τ)`` and ``s̄`` is ``s`` detached: their value 
 sample, their gradient that of ``s`` (straight-through). Only op ``k`` is computed, so the
 α-gradient of the likelihood reaches α through ``h_k`` alone; ``τ`` scales it.
 
+``reinforce`` (sampled paths, score-function gradient, as ENAS's controller but with α in
+place of a controller): the same draw, with mixing weights ``onehot(k)`` that carry no
+gradient. The likelihood's α-gradient is estimated from several paths drawn for one batch,
+``∇_α E[NLL] ≈ (1/K) Σ_k (NLL_k − b_k) ∇_α log p(path_k)``, each path's baseline ``b_k``
+the mean NLL of the other ``K − 1`` (leave-one-out; Kool et al. 2019), which keeps the
+estimate unbiased (:func:`mdlnas.search.method.sampled_nll`). Straight-through measures
+how the loss changes when the drawn op's output is scaled; the score function compares
+whole drawn networks. With a description length the ``gumbel`` search fell to the frame in
+every run measured, ``reinforce`` did not (docs/RESULTS.md, "Sampled paths").
+
 Because the sample is distributed as ``Categorical(softmax(α))`` whatever ``τ`` is, the
 expected description length of the sampled architecture is the supernet's
 ``Σ_e Σ_o γ_e,o · KL_e,o`` unchanged: the likelihood and the description length refer to the
@@ -37,10 +47,13 @@ _EDGE = 1e-10
 @dataclass(frozen=True)
 class SampledPaths:
     """One sampled op per edge of one cell type: ``weights`` ``(n_edges, n_ops)`` (value
-    one-hot, gradient straight-through) and ``choices``, the op index of every edge."""
+    one-hot; gradient straight-through, or none for :func:`draw_paths`), ``choices``, the
+    op index of every edge, and ``log_prob``, ``log p(choices)`` under softmax(α), a
+    function of α."""
 
     weights: Tensor
     choices: tuple[int, ...]
+    log_prob: Tensor
 
 
 def gumbel(shape: tuple[int, ...], like: Tensor) -> Tensor:
@@ -55,7 +68,15 @@ def sample_paths(alpha: Tensor, tau: float) -> SampledPaths:
     soft = torch.softmax(noisy / tau, dim=-1)
     choices = noisy.detach().argmax(dim=-1)
     hard = torch.nn.functional.one_hot(choices, alpha.shape[-1]).to(soft.dtype)
-    return SampledPaths(hard - soft.detach() + soft, tuple(int(k) for k in choices))
+    return _paths(alpha, choices, hard - soft.detach() + soft)
+
+
+def draw_paths(alpha: Tensor) -> SampledPaths:
+    """One op per edge, drawn as :func:`sample_paths` draws it, with one-hot weights that
+    carry no gradient: α is reached through ``log_prob`` alone (``reinforce``)."""
+    choices = (alpha.detach() + gumbel(tuple(alpha.shape), alpha)).argmax(dim=-1)
+    return _paths(alpha, choices, torch.nn.functional.one_hot(choices, alpha.shape[-1])
+                  .to(alpha.dtype))
 
 
 def most_probable_paths(alpha: Tensor) -> SampledPaths:
@@ -63,7 +84,12 @@ def most_probable_paths(alpha: Tensor) -> SampledPaths:
     evaluation pass of a sampling supernet runs)."""
     choices = alpha.detach().argmax(dim=-1)
     hard = torch.nn.functional.one_hot(choices, alpha.shape[-1]).to(alpha.dtype)
-    return SampledPaths(hard, tuple(int(k) for k in choices))
+    return _paths(alpha, choices, hard)
+
+
+def _paths(alpha: Tensor, choices: Tensor, weights: Tensor) -> SampledPaths:
+    log_prob = torch.log_softmax(alpha, dim=-1).gather(-1, choices[:, None]).sum()
+    return SampledPaths(weights, tuple(int(k) for k in choices), log_prob)
 
 
 def temperature(start: float, end: float, progress: float) -> float:

@@ -29,7 +29,12 @@ from mdlnas.space.cell import SearchCell, cell_edges, connection_probability
 from mdlnas.space.description import FusedDescriptionLength, variational_parameters
 from mdlnas.space.frame import NetworkFrame
 from mdlnas.space.genotype import Genotype
-from mdlnas.space.relaxation import SampledPaths, most_probable_paths, sample_paths
+from mdlnas.space.relaxation import (
+    SampledPaths,
+    draw_paths,
+    most_probable_paths,
+    sample_paths,
+)
 from mdlnas.space.variational import total_kl
 
 PathChoices = dict[str, tuple[int | None, ...]]  # cell type -> op index per edge (None: no edge)
@@ -112,6 +117,10 @@ class Supernet(NetworkFrame):
         # them, and τ follows its schedule
         self.relaxation: Relaxation = "softmax"
         self.tau = 1.0
+        # with sampled paths, log p(path) of the last training pass under softmax(α): the
+        # score-function estimate (mdlnas.search.method.sampled_nll) reads it
+        self.drawn_log_prob: Tensor | None = None
+        self._uniform = False  # inside uniform_paths(): training passes ignore α
         # Parameters are registered once, here; the lists are kept so that a step does not
         # walk the module tree again (a tenth of a millisecond each time on the MLP space).
         arch = set(self.arch_names())
@@ -152,6 +161,16 @@ class Supernet(NetworkFrame):
         family whose widths follow λ, ρ's slope); μ's slope, where it follows, is one."""
         return [p for n, p in zip(self._weight_names, self._weights, strict=True)
                 if not n.endswith((".rho", ".rho_slope"))]
+
+    @contextlib.contextmanager
+    def uniform_paths(self) -> Iterator[None]:
+        """Training passes with sampled paths draw every op of an edge equally often, not
+        from softmax(α) (``--weight-paths uniform``, for the weight step)."""
+        self._uniform = True
+        try:
+            yield
+        finally:
+            self._uniform = False
 
     @contextlib.contextmanager
     def frozen_statistics(self) -> Iterator[None]:
@@ -213,8 +232,11 @@ class Supernet(NetworkFrame):
     def forward(self, x: Tensor) -> Tensor:
         # per cell type: the mixing weights, and with sampled paths the op of every edge
         mixing: dict[str, tuple[Tensor, tuple[int, ...] | None]]
-        if self.relaxation == "gumbel":
-            mixing = {k: (p.weights, p.choices) for k, p in self.sampled_paths().items()}
+        if self.relaxation != "softmax":
+            paths = self.sampled_paths()
+            mixing = {k: (p.weights, p.choices) for k, p in paths.items()}
+            self.drawn_log_prob = sum((p.log_prob for p in paths.values()),
+                                      start=paths["normal"].log_prob.new_zeros(()))
         else:
             mixing = {k: (g, None) for k, g in self.mixing_weights().items()}
         h = self.stem(x)  # (B, C, *spatial) or (B, C)
@@ -227,8 +249,13 @@ class Supernet(NetworkFrame):
 
     def sampled_paths(self) -> dict[str, SampledPaths]:
         """One path per cell type, shared by the cells of that type (they share α): drawn
-        in training, the most probable one in evaluation."""
+        in training (straight-through weights for ``gumbel``, none for ``reinforce``;
+        uniformly inside :meth:`uniform_paths`), the most probable one in evaluation."""
         alphas = self.alphas()
+        if self.training and self._uniform:  # the draw of α = 0: uniform
+            alphas = {kind: torch.zeros_like(alpha) for kind, alpha in alphas.items()}
+        if self.training and self.relaxation == "reinforce":
+            return {kind: draw_paths(alpha) for kind, alpha in alphas.items()}
         if self.training:
             return {kind: sample_paths(alpha, self.tau) for kind, alpha in alphas.items()}
         return {kind: most_probable_paths(alpha) for kind, alpha in alphas.items()}

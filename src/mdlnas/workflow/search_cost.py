@@ -2,7 +2,8 @@
 
 The supernet, not the step, is what a search pays for (the step is near its floor: ``bench
 step-cost``). This runs, on real rows of the space's built-in dataset, a few search epochs
-of each relaxation (the softmax mixture, the mixture of partial channels, sampled paths)
+of each relaxation (the softmax mixture, the mixture of partial channels, sampled paths
+with straight-through and with score-function gradients)
 at first order and exact second order, with α moving from the first epoch (no
 calibration), and a few training epochs of a network of the size plain DARTS derives, on
 the same training rows with the product's retraining settings. It reports the median
@@ -37,7 +38,7 @@ from mdlnas.train.retrain import retrain
 
 DATA_FOR_SPACE = {"mlp": "digits", "conv1d": "mnist1d", "conv2d": "fashion-mnist"}
 ORDERS = {"first_order": 0.0, "second_order_exact": 0.01}  # ξ: any positive value works
-RELAXATIONS: tuple[Relaxation, ...] = ("softmax", "gumbel")
+RELAXATIONS: tuple[Relaxation, ...] = ("softmax", "gumbel", "reinforce")
 
 
 @dataclass(frozen=True)
