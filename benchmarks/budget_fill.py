@@ -29,6 +29,7 @@ from typing import Any
 
 from mdlnas.config import BayesConfig
 from mdlnas.data import load
+from mdlnas.report.run_files import write_rows
 from mdlnas.space.genotype import Genotype
 from mdlnas.strategies.family import size_of, trial_metric
 from mdlnas.train.retrain import evaluate, retrain
@@ -100,10 +101,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = [one_run(d, args.budget, args.trial_epochs, args.fill == "yes") for d in args.runs]
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, rows)
     print(json.dumps(rows, indent=1))
 
 

@@ -21,7 +21,6 @@ validation accuracy, and the non-zero ops the cells kept.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -29,6 +28,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from mdlnas.report.run_files import write_rows
 
 VARIANTS: dict[str, list[str]] = {
     "calibrated": [],
@@ -72,10 +73,7 @@ def main() -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(
             lambda n: _run(args.out, n, args.data, args.lam, args.seed, args.extra), names))
-    with (args.out / "ablation.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "ablation.csv", rows)
     for row in rows:
         print(f"{row['variant']:>15}  weights {row['weights']:6d}  supernet val "
               f"{row['supernet_val']:.4f}  ops kept: {row['ops_kept']}")

@@ -18,7 +18,6 @@ gets the same options with ``--lam 0 --deterministic`` and without calibration.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -27,6 +26,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from mdlnas.report.run_files import write_rows
 
 DARTS = "darts"
 
@@ -148,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda job: _search(args.out, args.data, *job, preset), jobs))
     (args.out / "command.txt").write_text(" ".join(["python", *sys.argv]) + "\n")
-    with (args.out / "dial.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "dial.csv", rows)
     _plot(rows, args.reference, args.out / "dial.png",
           f"{args.data}: λ as a dial (seeds {args.seeds}; "
           f"{' '.join(preset) if preset else 'default settings'})")

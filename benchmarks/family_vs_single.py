@@ -17,7 +17,6 @@ searches run with the defaults. Runs finished under ``--out`` are not repeated.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -29,6 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from complexity_dial import _search as single_search  # a script beside this one
+
+from mdlnas.report.run_files import write_rows
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # one core per run, --jobs at once
 RUN_FILES = ("config.toml", "summary.json", "genotype.json", "front.csv", "genotypes",
@@ -146,10 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                     "single_search_seconds_total": single_seconds,
                     "cost_ratio": family_seconds / single_seconds,
                 })
-    with (args.out / "family.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "family.csv", rows)
     _plot(rows, args.out / "family.png", args.range)
     for row in rows:
         print(f"seed {row['seed']} λ {row['lam']:>6}: family {row['family_weights']:>6,} w "

@@ -29,8 +29,11 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from mdlnas.workflow.run_dir import load_run_config, save_run_config
 
 RUN_FILES = ("config.toml", "genotype.json", "summary.json")
 COLUMNS = ("run", "retraining", "weights", "free_energy_per_row", "kl_per_row",
@@ -47,10 +50,9 @@ def retrained(run_dir: Path, copy: Path, flags: list[str], threads: int) -> dict
     copy.mkdir(parents=True)
     for name in RUN_FILES:
         shutil.copy(run_dir / name, copy / name)
-    config = copy / "config.toml"  # a single search of the family's chosen network
-    config.write_text("".join(line for line in config.read_text().splitlines(True)
-                              if not line.startswith(("lam_range =", "max_weights =",
-                                                      "max_macs ="))))
+    run = load_run_config(copy)  # a single search of the family's chosen network
+    save_run_config(copy, replace(run, search=replace(run.search, lam_range=None,
+                                                      max_weights=None, max_macs=None)))
     command = [sys.executable, "-m", "mdlnas", "train", str(copy), "--quiet", *flags]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mdlnas.data import load
+from mdlnas.report.run_files import write_rows
 from mdlnas.space.genotype import Genotype
 from mdlnas.strategies.family import size_of
 from mdlnas.train.retrain import evaluate, retrain
@@ -79,10 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     widths = [int(w) for w in args.widths.split(",") if w]
     rows = [one_run(d, args.lam, args.trial_epochs, widths) for d in args.runs]
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, rows)
     print(json.dumps(rows, indent=1))
 
 
