@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mdlnas.config import BayesConfig
 from mdlnas.space.genotype import CellGenotype, Edge, Genotype
-from mdlnas.space.network import DerivedNetwork, count_weights
 
 
 def random_ops(genotype: Genotype, rng: np.random.Generator) -> Genotype:
@@ -41,12 +39,10 @@ def random_ops(genotype: Genotype, rng: np.random.Generator) -> Genotype:
                     None if genotype.reduce is None else redraw(genotype.reduce))
 
 
-def test_accuracy(run_dir: Path) -> float:
-    return float(json.loads((run_dir / "eval.json").read_text())["test_accuracy"])
-
-
-def weights(genotype: Genotype) -> int:
-    return count_weights(DerivedNetwork(genotype, BayesConfig(variational=False)))
+def scored(run_dir: Path) -> str:
+    """The retrained network's weights and test accuracy, from its eval.json."""
+    report = json.loads((run_dir / "eval.json").read_text())
+    return f"{report['params']:,} weights, test accuracy {report['test_accuracy']:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,10 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             drawn.save(target / "genotype.json")
             subprocess.run([sys.executable, "-m", "mdlnas", "train", str(target)], check=True,
                            stdout=subprocess.DEVNULL)
-            print(f"{target.name}: {weights(drawn):,} weights, test accuracy "
-                  f"{test_accuracy(target):.3f}", flush=True)
-        print(f"{run.name} (the search's): {weights(own):,} weights, test accuracy "
-              f"{test_accuracy(run):.3f}", flush=True)
+            print(f"{target.name}: {scored(target)}", flush=True)
+        print(f"{run.name} (the search's): {scored(run)}", flush=True)
     return 0
 
 

@@ -48,12 +48,12 @@ _EDGE = 1e-10
 class SampledPaths:
     """One sampled op per edge of one cell type: ``weights`` ``(n_edges, n_ops)`` (value
     one-hot; gradient straight-through, or none for :func:`draw_paths`), ``choices``, the
-    op index of every edge, and ``log_prob``, ``log p(choices)`` under softmax(α), a
-    function of α."""
+    op index of every edge, and for :func:`draw_paths` ``log_prob``, ``log p(choices)``
+    under softmax(α), a function of α (the score-function estimate's only way to α)."""
 
     weights: Tensor
     choices: tuple[int, ...]
-    log_prob: Tensor
+    log_prob: Tensor | None = None
 
 
 def gumbel(shape: tuple[int, ...], like: Tensor) -> Tensor:
@@ -68,15 +68,16 @@ def sample_paths(alpha: Tensor, tau: float) -> SampledPaths:
     soft = torch.softmax(noisy / tau, dim=-1)
     choices = noisy.detach().argmax(dim=-1)
     hard = torch.nn.functional.one_hot(choices, alpha.shape[-1]).to(soft.dtype)
-    return _paths(alpha, choices, hard - soft.detach() + soft)
+    return SampledPaths(hard - soft.detach() + soft, tuple(int(k) for k in choices))
 
 
 def draw_paths(alpha: Tensor) -> SampledPaths:
     """One op per edge, drawn as :func:`sample_paths` draws it, with one-hot weights that
     carry no gradient: α is reached through ``log_prob`` alone (``reinforce``)."""
     choices = (alpha.detach() + gumbel(tuple(alpha.shape), alpha)).argmax(dim=-1)
-    return _paths(alpha, choices, torch.nn.functional.one_hot(choices, alpha.shape[-1])
-                  .to(alpha.dtype))
+    hard = torch.nn.functional.one_hot(choices, alpha.shape[-1]).to(alpha.dtype)
+    log_prob = torch.log_softmax(alpha, dim=-1).gather(-1, choices[:, None]).sum()
+    return SampledPaths(hard, tuple(int(k) for k in choices), log_prob)
 
 
 def most_probable_paths(alpha: Tensor) -> SampledPaths:
@@ -84,12 +85,7 @@ def most_probable_paths(alpha: Tensor) -> SampledPaths:
     evaluation pass of a sampling supernet runs)."""
     choices = alpha.detach().argmax(dim=-1)
     hard = torch.nn.functional.one_hot(choices, alpha.shape[-1]).to(alpha.dtype)
-    return _paths(alpha, choices, hard)
-
-
-def _paths(alpha: Tensor, choices: Tensor, weights: Tensor) -> SampledPaths:
-    log_prob = torch.log_softmax(alpha, dim=-1).gather(-1, choices[:, None]).sum()
-    return SampledPaths(weights, tuple(int(k) for k in choices), log_prob)
+    return SampledPaths(hard, tuple(int(k) for k in choices))
 
 
 def temperature(start: float, end: float, progress: float) -> float:

@@ -117,7 +117,7 @@ class Supernet(NetworkFrame):
         # them, and τ follows its schedule
         self.relaxation: Relaxation = "softmax"
         self.tau = 1.0
-        # with sampled paths, log p(path) of the last training pass under softmax(α): the
+        # with reinforce, log p(path) of the last training pass under softmax(α): the
         # score-function estimate (mdlnas.search.method.sampled_nll) reads it
         self.drawn_log_prob: Tensor | None = None
         self._uniform = False  # inside uniform_paths(): training passes ignore α
@@ -235,8 +235,8 @@ class Supernet(NetworkFrame):
         if self.relaxation != "softmax":
             paths = self.sampled_paths()
             mixing = {k: (p.weights, p.choices) for k, p in paths.items()}
-            self.drawn_log_prob = sum((p.log_prob for p in paths.values()),
-                                      start=paths["normal"].log_prob.new_zeros(()))
+            drawn = [p.log_prob for p in paths.values() if p.log_prob is not None]
+            self.drawn_log_prob = torch.stack(drawn).sum() if drawn else None
         else:
             mixing = {k: (g, None) for k, g in self.mixing_weights().items()}
         h = self.stem(x)  # (B, C, *spatial) or (B, C)
