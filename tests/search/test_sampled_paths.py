@@ -284,6 +284,31 @@ def test_evaluation_runs_the_most_probable_path() -> None:
     torch.testing.assert_close(model(x), first, rtol=1e-6, atol=1e-9)
 
 
+def test_a_sampled_pooling_edge_is_normalised_and_the_derived_one_is_not() -> None:
+    """A drawn path's pooling edge is normalised per channel over the batch and positions
+    (as DARTS's search normalises its pools), in training and in evaluation; the same op
+    of a discrete path (what the derived network computes) pools alone."""
+    model = _gumbel_supernet(TINY, (2, 8), relaxation="reinforce")
+    mixed = model.cells[0].mixed[0]
+    pool = TINY.ops.index("max_pool_3")
+    x = torch.randn(5, 3, 8, dtype=torch.float64) * 4 + 2
+    raw = torch.nn.functional.max_pool1d(x, 3, 1, 1)
+    mean = raw.mean(dim=(0, 2), keepdim=True)
+    var = raw.var(dim=(0, 2), unbiased=False, keepdim=True)
+    by_hand = (raw - mean) / torch.sqrt(var + 1e-5)
+    one_hot = torch.nn.functional.one_hot(torch.tensor(pool), len(TINY.ops)).double()
+    for mode in (model.train, model.eval):
+        mode()
+        torch.testing.assert_close(mixed.forward_sampled(x, one_hot, pool), by_hand)
+    torch.testing.assert_close(mixed.forward_one(x, pool), raw)
+    conv = TINY.ops.index("conv_3")  # a parametric op keeps its own normalisation only
+    one_hot = torch.nn.functional.one_hot(torch.tensor(conv), len(TINY.ops)).double()
+    with common_noise(3):
+        sampled = mixed.forward_sampled(x, one_hot, conv)
+    with common_noise(3):
+        torch.testing.assert_close(sampled, mixed.forward_one(x, conv))
+
+
 def test_temperature_runs_geometrically_from_start_to_end() -> None:
     assert temperature(10.0, 0.1, 0.0) == pytest.approx(10.0)
     assert temperature(10.0, 0.1, 0.5) == pytest.approx(1.0)

@@ -354,10 +354,13 @@ class BilevelSearch:
             "description_length": self.computation.description_length,
         }
         # the architecture step's objectives draw several paths (reinforce); the weights
-        # train on one, as with gumbel
+        # train on one, as with gumbel. F_train enters only the second-order term (the
+        # unrolled step and ∇²_{α,w}), a correction to the first-order gradient: two paths,
+        # the fewest a leave-one-out baseline takes, keep it unbiased at half the cost of
+        # differentiating four twice.
         paths = self.config.paths if self.config.relaxation == "reinforce" else 1
         f_train = BatchObjective(self.model, *train_batch, noise_seed=train_seed,
-                                 shard=train_part, paths=paths, **settings)
+                                 shard=train_part, paths=min(paths, 2), **settings)
         f_val = BatchObjective(self.model, *val_batch, noise_seed=val_seed, shard=val_part,
                                paths=paths, **settings)
         f_weights = BatchObjective(self.model, *train_batch, noise_seed=weight_seed,

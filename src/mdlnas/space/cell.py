@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from mdlnas.config import BayesConfig
 from mdlnas.errors import GenotypeError
-from mdlnas.space.ops import OpContext, build_op
+from mdlnas.space.ops import OpContext, Pool, build_op
 
 
 def cell_edges(n_nodes: int) -> list[tuple[int, int]]:
@@ -43,6 +43,16 @@ def connection_probability(present: Tensor, n_nodes: int) -> Tensor:
                 reached[key] = reached[key] + p if key in reached else p
         states = reached
     return torch.stack([p for fed, p in states.items() if n_nodes in fed]).sum()
+
+
+def normalised(x: Tensor) -> Tensor:
+    """``x`` normalised per channel over the batch (and positions), without running
+    statistics or parameters. A sampled path's pooling edge passes through it, as every
+    pooling edge of DARTS's search supernet passes through a non-affine BatchNorm: without
+    it a path of stacked pools sums its inputs' scale at every node, so the frame's shared
+    weights see a different scale on every draw, and the likelihood of such a path measures
+    the scale rather than the cell. The derived network pools without it."""
+    return F.batch_norm(x, None, None, training=True)
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -115,8 +125,10 @@ class MixedOp(nn.Module):
         op = self.chosen(choice) if choice in self.active else self.absent
         assert op is not None  # a choice is an op of this edge
         seen, passing = self._mixed_channels(x)
-        out: Tensor = weights[choice] * op(seen)
-        return self._joined(out, passing)
+        out: Tensor = op(seen)
+        if isinstance(op, Pool):
+            out = normalised(out)
+        return self._joined(weights[choice] * out, passing)
 
     def forward_one(self, x: Tensor, op_index: int) -> Tensor:
         """Op ``op_index`` alone (a discrete path through the shared weights)."""

@@ -26,6 +26,10 @@ expected description length of the sampled architecture is the supernet's
 same distribution over architectures (with the softmax mixture the likelihood is that of
 the mixture, the description length an expectation over sampled ops).
 
+With either sampling relaxation a drawn pooling edge is normalised over the batch
+(:func:`mdlnas.space.cell.normalised`), as DARTS's search normalises its pools; the
+derived network pools without it.
+
 The noise comes from :func:`mdlnas.space.variational.uniform_noise`, so inside
 :func:`~mdlnas.space.variational.common_noise` the hypergradient's repeated evaluations see
 the same path, and a resumed search draws the same paths.
