@@ -270,6 +270,30 @@ def test_sampled_search_is_deterministic_and_moves_alpha(relaxation: Relaxation)
     assert not np.array_equal(a[0], other.model.alpha_normal.detach().numpy())
 
 
+@pytest.mark.parametrize("paths", [2, 5])
+def test_reinforce_second_order_term_draws_two_paths(paths: int) -> None:
+    """The validation objective runs ``--paths`` networks, the training one (which enters
+    only the second-order term) two, the fewest a leave-one-out baseline takes; the weight
+    step one."""
+    data = blobs()
+    state = BilevelSearch(data, TINY_MLP, _gumbel_config(relaxation="reinforce", paths=paths))
+    runs = 0
+
+    def count(*_: object) -> None:
+        nonlocal runs
+        runs += 1
+
+    state.model.register_forward_hook(count)
+    x, y = torch.as_tensor(data.train.x[:8]), torch.as_tensor(data.train.y[:8])
+    objectives = state._objectives((x, y), (x, y), lam=1.0)
+    w, a = state.model.weight_parameters(), state.model.arch_parameters()
+    for run, expected in ((lambda: objectives.val(w, a), paths),
+                          (lambda: objectives.train(w, a), 2), (objectives.weights, 1)):
+        runs = 0
+        run()
+        assert runs == expected
+
+
 def test_evaluation_runs_the_most_probable_path() -> None:
     """In evaluation mode nothing is drawn: the same output every time, that of the mode
     of the distribution (the argmax op of every edge)."""
