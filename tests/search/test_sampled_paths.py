@@ -325,6 +325,8 @@ def test_a_sampled_pooling_edge_is_normalised_and_the_derived_one_is_not() -> No
         mode()
         torch.testing.assert_close(mixed.forward_sampled(x, one_hot, pool), by_hand)
     torch.testing.assert_close(mixed.forward_one(x, pool), raw)
+    single = x[:1, :, :1]  # one value per channel: nothing to normalise over
+    torch.testing.assert_close(mixed.forward_sampled(single, one_hot, pool), single)
     conv = TINY.ops.index("conv_3")  # a parametric op keeps its own normalisation only
     one_hot = torch.nn.functional.one_hot(torch.tensor(conv), len(TINY.ops)).double()
     with common_noise(3):

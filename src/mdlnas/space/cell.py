@@ -51,7 +51,10 @@ def normalised(x: Tensor) -> Tensor:
     pooling edge of DARTS's search supernet passes through a non-affine BatchNorm: without
     it a path of stacked pools sums its inputs' scale at every node, so the frame's shared
     weights see a different scale on every draw, and the likelihood of such a path measures
-    the scale rather than the cell. The derived network pools without it."""
+    the scale rather than the cell. The derived network pools without it. One value per
+    channel (a single row at 1×1 resolution) has nothing to normalise over: unchanged."""
+    if x.numel() <= x.shape[1]:
+        return x
     return F.batch_norm(x, None, None, training=True)
 
 
