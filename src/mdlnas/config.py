@@ -418,8 +418,9 @@ class SearchConfig:
     )
     paths: int = setting(
         4, flag="paths", bounds=_two_or_more,
-        help="reinforce: paths drawn for each batch of the architecture step; each path's "
-        "NLL is compared with the mean of the others'",
+        help="reinforce: paths drawn for each validation batch of the architecture step; "
+        "each path's NLL is compared with the mean of the others' (the second-order "
+        "term's training batch draws two)",
     )
     partial_channels: int = setting(
         1, flag="partial-channels", bounds=_count,
