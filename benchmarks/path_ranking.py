@@ -12,7 +12,9 @@ statistics, the weights' noise), on the run's own rows:
 2. **Ranking.** The NLL and accuracy on all validation rows, one noise draw, of 100 random
    paths, of the search's own most probable path and of each genotype given (e.g. the
    softmax mixture's networks on the same data), with each one's rank among the random ones
-   (0: better than all of them).
+   (0: better than all of them); for a genotype also its description length per training
+   row in these weights and the free energy a row, ``NLL + λ·DL/m``, by which the search
+   weighs it.
 
     python benchmarks/path_ranking.py RUN_DIR [GENOTYPE.json ...]
 """
@@ -33,6 +35,7 @@ from mdlnas.search.checkpoint import checkpoint_path, load_checkpoint
 from mdlnas.search.darts import BilevelSearch
 from mdlnas.search.objectives import mean_nll
 from mdlnas.space.cell import cell_edges
+from mdlnas.space.genotype import Genotype
 from mdlnas.space.relaxation import SampledPaths
 from mdlnas.space.supernet import Supernet
 from mdlnas.space.variational import common_noise
@@ -104,10 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         named.append((str(file), {
             kind: [ops.index({(s, d): op for s, d, op in cells[kind]["edges"]}.get(e, "zero"))
                    for e in edges] for kind in kinds}))
-    for name, path in named:
+    lam, m = run.search.lam, len(state.train_split)
+    for (name, path), file in zip(named, [None, *args.genotypes], strict=True):
         nll, accuracy = nll_and_accuracy(path, xv, yv, 7)
-        print(f"  {name:40s} NLL {nll:.3f}  accuracy {accuracy:.3f}  "
-              f"rank {int((scores[:, 0] < nll).sum())}/100")
+        line = (f"  {name:40s} NLL {nll:.3f}  accuracy {accuracy:.3f}  "
+                f"rank {int((scores[:, 0] < nll).sum())}/100")
+        if file is not None:  # the free energy a row the search weighs the path by
+            with torch.no_grad():
+                dl = float(model.path_description_length(Genotype.load(file)))
+            line += f"  DL/m {dl / m:.3f}  F {nll + lam * dl / m:.3f}"
+        print(line)
     return 0
 
 
