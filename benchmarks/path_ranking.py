@@ -22,7 +22,6 @@ statistics, the weights' noise), on the run's own rows:
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,22 +98,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"100 random paths on the validation rows: NLL median {np.median(scores[:, 0]):.3f}"
           f" (best {scores[:, 0].min():.3f}), accuracy median {np.median(scores[:, 1]):.3f}"
           f" (best {scores[:, 1].max():.3f})")
-    named: list[tuple[str, Path_]] = [
+    zero = ops.index("zero")  # an edge the genotype leaves out is a zero edge of the path
+    named: list[tuple[str, Path_, Genotype | None]] = [
         ("most probable path", {k: [int(i) for i in a.argmax(-1)]
-                                for k, a in model.alphas().items()})]
+                                for k, a in model.alphas().items()}, None)]
     for file in args.genotypes:
-        cells = json.loads(file.read_text())["cells"]
-        named.append((str(file), {
-            kind: [ops.index({(s, d): op for s, d, op in cells[kind]["edges"]}.get(e, "zero"))
-                   for e in edges] for kind in kinds}))
+        given = Genotype.load(file)
+        named.append((str(file), {kind: [zero if op is None else op for op in choices]
+                                  for kind, choices in model.path(given).items()}, given))
     lam, m = run.search.lam, len(state.train_split)
-    for (name, path), file in zip(named, [None, *args.genotypes], strict=True):
+    for name, path, genotype in named:
         nll, accuracy = nll_and_accuracy(path, xv, yv, 7)
         line = (f"  {name:40s} NLL {nll:.3f}  accuracy {accuracy:.3f}  "
                 f"rank {int((scores[:, 0] < nll).sum())}/100")
-        if file is not None:  # the free energy a row the search weighs the path by
+        if genotype is not None:  # the free energy a row the search weighs the path by
             with torch.no_grad():
-                dl = float(model.path_description_length(Genotype.load(file)))
+                dl = float(model.path_description_length(genotype))
             line += f"  DL/m {dl / m:.3f}  F {nll + lam * dl / m:.3f}"
         print(line)
     return 0
